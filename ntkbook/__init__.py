@@ -1,0 +1,72 @@
+"""ntkbook: neural tangent kernels, lazy training and influence functions, computed.
+
+The companion package of the book *Wide neural networks, computed*. The public surface:
+
+>>> import ntkbook
+>>> X = ntkbook.data.sphere(20, 5, seed=0)
+>>> net = ntkbook.MLP(5, width=512, depth=2, seed=0)
+>>> K_m = ntkbook.empirical_ntk(net, X)           # finite width
+>>> K = ntkbook.analytic_ntk(X, depth=2)          # infinite width
+>>> float(torch.linalg.norm(K_m - K) / torch.linalg.norm(K)) < 0.2
+True
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import config, data, dynamics, empirical, exercises, influence, kernels, models, plotting
+from .config import experiment_scale, scaled, set_experiment_scale
+from .dynamics import (
+    TrainingHistory,
+    gradient_descent,
+    gradient_descent_prediction,
+    gradient_flow_prediction,
+    kernel_ridge,
+)
+from .empirical import empirical_ntk, hessian_spectral_norm, layer_grams
+from .influence import ntk_loo_influence
+from .kernels import analytic_nngp, analytic_ntk, layer_kernels, relu_two_layer_ntk
+from .models import MLP, LazyModel, LinearizedModel, TwoLayerReLU, linearize
+
+__version__ = "0.1.0"
+
+
+def device() -> torch.device:
+    """``cuda`` when a GPU is available, otherwise ``cpu``."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+__all__ = [
+    "MLP",
+    "LazyModel",
+    "LinearizedModel",
+    "TrainingHistory",
+    "TwoLayerReLU",
+    "analytic_nngp",
+    "analytic_ntk",
+    "config",
+    "data",
+    "device",
+    "dynamics",
+    "empirical",
+    "empirical_ntk",
+    "exercises",
+    "experiment_scale",
+    "gradient_descent",
+    "gradient_descent_prediction",
+    "gradient_flow_prediction",
+    "hessian_spectral_norm",
+    "influence",
+    "kernel_ridge",
+    "kernels",
+    "layer_grams",
+    "layer_kernels",
+    "linearize",
+    "models",
+    "ntk_loo_influence",
+    "plotting",
+    "relu_two_layer_ntk",
+    "scaled",
+    "set_experiment_scale",
+]

@@ -1,0 +1,272 @@
+"""The finite networks the book trains, and their linearization.
+
+* :class:`TwoLayerReLU` — f(x) = m^{-1/2} Σ_r a_r relu(w_rᵀx) with a_r ∈ {±1} fixed and
+  w_r ~ N(0, κ²I) trained (Du et al. 2019, eq. 1; Zhang & Zhang 2022, eq. 1).
+* :class:`MLP` — the fully connected network in the NTK parametrization of Du et al. (2019b,
+  Sec. 4) and Arora et al. (2019, eq. 3): x⁽ʰ⁾ = √(c_σ/m) σ(W⁽ʰ⁾x⁽ʰ⁻¹⁾), f(x) = aᵀx⁽ᴴ⁾, all
+  weights N(0, 1), all layers trained.
+* :class:`LazyModel` — Chizat, Oyallon & Bach's scaled model α(f(w) − f(w₀)).
+* :func:`linearize` — f_lin(w) = f(w₀) + J(w₀)(w − w₀), evaluated with a Jacobian-vector product.
+
+Every model maps an (n, d) tensor to an (n,) tensor and its trainable parameters are exactly the
+ones its neural tangent kernel sums over.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+from torch.func import functional_call, jvp
+
+from ._activations import get_activation
+from ._checks import positive_float, positive_int
+from .kernels import c_sigma_for
+
+
+def _generator(seed: int, device: torch.device | str | None) -> torch.Generator:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    # Draw on the CPU so that a seed gives the same network on every device.
+    g = torch.Generator(device="cpu")
+    g.manual_seed(seed)
+    return g
+
+
+def _check_input(model: nn.Module, X: torch.Tensor, d: int) -> torch.Tensor:
+    # Shape and dtype only: a value check would break torch.func transforms (vmap, jacrev).
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n, d), got shape {tuple(X.shape)}")
+    if not X.is_floating_point():
+        raise TypeError(f"X must have a floating dtype, got {X.dtype}")
+    if X.shape[1] != d:
+        raise ValueError(f"X must have d = {d} columns for {model!r}, got {X.shape[1]}")
+    return X
+
+
+class TwoLayerReLU(nn.Module):
+    """Two-layer ReLU network with a fixed ±1 output layer (Du et al. 2019, eq. 1).
+
+    f(x) = m^{-1/2} Σ_{r=1}^m a_r relu(w_rᵀ x), with a_r uniform on {−1, +1} (a buffer, never
+    trained) and w_r ~ N(0, κ² I_d) (the parameter ``W``, shape (m, d)).
+
+    Args:
+        d: input dimension.
+        m: number of hidden neurons (the width).
+        kappa: standard deviation κ of the first-layer weights.
+        seed: seed of the initialization.
+        dtype, device: of the parameters (default float64 on the CPU).
+
+    Its tangent kernel is H(k)_ij = x_iᵀx_j · (1/m) Σ_r 1{w_rᵀx_i ≥ 0, w_rᵀx_j ≥ 0}, whose
+    limit as m → ∞ is :func:`ntkbook.relu_two_layer_ntk` for every κ.
+
+    Example:
+        >>> net = TwoLayerReLU(d=3, m=512)
+        >>> net(torch.eye(3, dtype=torch.float64)).shape
+        torch.Size([3])
+    """
+
+    def __init__(
+        self,
+        d: int,
+        m: int,
+        *,
+        kappa: float = 1.0,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.d = positive_int(d, "d")
+        self.m = positive_int(m, "m")
+        self.kappa = positive_float(kappa, "kappa")
+        if not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+        g = _generator(seed, device)
+        W = torch.randn(self.m, self.d, generator=g, dtype=dtype) * self.kappa
+        a = torch.randint(0, 2, (self.m,), generator=g).to(dtype) * 2 - 1
+        self.W = nn.Parameter(W.to(device))
+        self.register_buffer("a", a.to(device))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = _check_input(self, X, self.d)
+        return torch.relu(X @ self.W.T) @ self.a / math.sqrt(self.m)
+
+    def activation_pattern(self, X: torch.Tensor) -> torch.Tensor:
+        """The (n, m) boolean matrix 1{w_rᵀx_i > 0}, the derivative pattern autograd uses.
+
+        Du et al. write 1{w_rᵀx_i ≥ 0}; the two differ only where w_rᵀx_i = 0 exactly, an event
+        of probability zero for Gaussian weights and non-zero inputs.
+        """
+        X = _check_input(self, X, self.d)
+        return (X @ self.W.T) > 0
+
+    def __repr__(self) -> str:
+        return f"TwoLayerReLU(d={self.d}, m={self.m}, kappa={self.kappa:g})"
+
+
+class MLP(nn.Module):
+    """Fully connected network in the NTK parametrization (Du et al. 2019b; Arora et al. 2019).
+
+    x⁽⁰⁾ = x,  x⁽ʰ⁾ = √(c_σ / m) · σ(W⁽ʰ⁾ x⁽ʰ⁻¹⁾) for h = 1, …, depth,  f(x) = aᵀ x⁽ᵈᵉᵖᵗʰ⁾,
+
+    with W⁽¹⁾ ∈ ℝ^{m×d}, W⁽ʰ⁾ ∈ ℝ^{m×m}, a ∈ ℝ^m, every entry N(0, 1), every layer trained, and
+    c_σ = 1 / E_{z~N(0,1)}[σ(z)²] unless ``c_sigma`` is given. As m → ∞ its tangent kernel
+    converges to :func:`ntkbook.analytic_ntk` with the same ``depth``, ``activation`` and
+    ``c_sigma`` (Arora et al. 2019, Theorem 3.1).
+
+    Args:
+        d: input dimension.
+        width: hidden width m (all hidden layers).
+        depth: number of hidden layers H ≥ 1.
+        activation: ``"relu"``, ``"erf"``, ``"tanh"`` or ``"gelu"``.
+        c_sigma: the scaling constant; ``None`` means Du et al.'s choice above.
+        seed, dtype, device: as for :class:`TwoLayerReLU`.
+    """
+
+    def __init__(
+        self,
+        d: int,
+        width: int,
+        depth: int,
+        *,
+        activation: str = "relu",
+        c_sigma: float | None = None,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.d = positive_int(d, "d")
+        self.width = positive_int(width, "width")
+        self.depth = positive_int(depth, "depth")
+        self.activation = get_activation(activation)
+        self.c_sigma = (
+            c_sigma_for(activation) if c_sigma is None else positive_float(c_sigma, "c_sigma")
+        )
+        if not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+        g = _generator(seed, device)
+        fan_in = [self.d] + [self.width] * (self.depth - 1)
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.randn(self.width, k, generator=g, dtype=dtype).to(device))
+            for k in fan_in
+        )
+        self.a = nn.Parameter(torch.randn(self.width, generator=g, dtype=dtype).to(device))
+
+    @property
+    def scale(self) -> float:
+        """The layer factor √(c_σ / m)."""
+        return math.sqrt(self.c_sigma / self.width)
+
+    def forward_trace(self, X: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The pre-activations (n, m) of each hidden layer and the layer outputs x⁽⁰⁾…x⁽ᴴ⁾."""
+        X = _check_input(self, X, self.d)
+        pre: list[torch.Tensor] = []
+        post: list[torch.Tensor] = [X]
+        for W in self.weights:
+            z = post[-1] @ W.T
+            pre.append(z)
+            post.append(self.scale * self.activation.fn(z))
+        return pre, post
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = _check_input(self, X, self.d)
+        h = X
+        for W in self.weights:
+            h = self.scale * self.activation.fn(h @ W.T)
+        return h @ self.a
+
+    def __repr__(self) -> str:
+        return (
+            f"MLP(d={self.d}, width={self.width}, depth={self.depth}, "
+            f"activation={self.activation.name!r}, c_sigma={self.c_sigma:.4g})"
+        )
+
+
+def _frozen_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+class LazyModel(nn.Module):
+    """The scaled model α(f(w) − f(w₀)) of Chizat, Oyallon & Bach (2019, Sec. 2).
+
+    Subtracting f(w₀) makes the output zero at initialization whatever α is, so that scaling by
+    α changes how far the weights must move, not where training starts. Training it with step
+    size η/α² gives, as α → ∞, the linearized model's dynamics (Chizat et al., Theorem 2.2).
+
+    Args:
+        model: any scalar-output module; it is copied, the original is left untouched.
+        alpha: the scale α > 0.
+    """
+
+    def __init__(self, model: nn.Module, alpha: float) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.alpha = positive_float(alpha, "alpha")
+        self.model = copy.deepcopy(model)
+        self._w0 = _frozen_copy(self.model)
+        self._buffers0 = {k: v.detach().clone() for k, v in self.model.named_buffers()}
+
+    def initial_output(self, X: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return functional_call(self.model, {**self._w0, **self._buffers0}, (X,))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.alpha * (self.model(X) - self.initial_output(X))
+
+    def __repr__(self) -> str:
+        return f"LazyModel({self.model!r}, alpha={self.alpha:g})"
+
+
+class LinearizedModel(nn.Module):
+    """f_lin(x; w) = f(x; w₀) + ⟨∇_w f(x; w₀), w − w₀⟩ (Lee et al. 2019, eq. 6).
+
+    The parameters of this module are the w of the formula, initialized at w₀ and trainable; the
+    base network is kept frozen at w₀. The forward pass is one Jacobian-vector product
+    (``torch.func.jvp``), so no Jacobian is ever materialized.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.base = copy.deepcopy(model)
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self._names = [k for k, _ in self.base.named_parameters()]
+        self.params = nn.ParameterList(
+            nn.Parameter(p.detach().clone()) for _, p in self.base.named_parameters()
+        )
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        w0 = dict(self.base.named_parameters())
+        delta = {k: p - w0[k] for k, p in zip(self._names, self.params)}
+
+        def f(params: dict[str, torch.Tensor]) -> torch.Tensor:
+            return functional_call(self.base, params, (X,))
+
+        out0, tangent = jvp(f, (w0,), (delta,))
+        return out0 + tangent
+
+    def parameter_distance(self) -> torch.Tensor:
+        """‖w − w₀‖₂ over all parameters."""
+        w0 = [p for _, p in self.base.named_parameters()]
+        return torch.sqrt(sum(((p - q) ** 2).sum() for p, q in zip(self.params, w0)))
+
+    def __repr__(self) -> str:
+        return f"LinearizedModel({self.base!r})"
+
+
+def linearize(model: nn.Module) -> LinearizedModel:
+    """The first-order Taylor expansion of ``model`` around its current parameters w₀.
+
+    Returns a :class:`LinearizedModel` whose parameters start at w₀; training it by gradient
+    descent is training the linear model in w that the NTK theory describes.
+    """
+    return LinearizedModel(model)
