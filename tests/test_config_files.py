@@ -13,15 +13,6 @@ def _load(name: str) -> dict:
     return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
 
 
-def test_student_edition_differs_only_by_hidden_solutions() -> None:
-    book = _load("_config.yml")
-    student = _load("_config_student.yml")
-    assert book["sphinx"]["config"]["hide_solutions"] is False
-    assert student["sphinx"]["config"]["hide_solutions"] is True
-    student["sphinx"]["config"]["hide_solutions"] = False
-    assert student == book
-
-
 def test_every_toc_entry_exists_and_every_chapter_is_listed() -> None:
     toc = _load("_toc.yml")
     files = [toc["root"]] + [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
