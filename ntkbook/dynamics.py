@@ -340,7 +340,9 @@ def gradient_descent_prediction(
         lr: η > 0. steps: k ≥ 0 or a 1-D integer tensor of step counts.
     """
     lr = positive_float(lr, "lr")
-    ks, scalar = _times(steps, K_train)
+    ks, scalar = _times(steps, K_train, "steps")
+    if not torch.equal(ks, ks.round()):  # (1 − ηλ)^k of a negative base is NaN for k ∉ ℤ
+        raise ValueError(f"steps must be whole numbers, got {steps}")
 
     def spectral_filter(lam: torch.Tensor) -> torch.Tensor:
         decay = (1 - lr * lam)[None, :] ** ks[:, None]
@@ -351,15 +353,16 @@ def gradient_descent_prediction(
     return out[0] if scalar else out
 
 
-def _times(t: float | torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, bool]:
+def _times(t: float | torch.Tensor, like: torch.Tensor,
+           name: str = "t") -> tuple[torch.Tensor, bool]:
     if isinstance(t, torch.Tensor):
         if t.ndim > 1:
-            raise ValueError(f"times must be a scalar or 1-D, got shape {tuple(t.shape)}")
+            raise ValueError(f"{name} must be a scalar or 1-D, got shape {tuple(t.shape)}")
         scalar = t.ndim == 0
         times = t.reshape(-1).to(dtype=like.dtype, device=like.device)
     else:
         scalar = True
-        times = torch.tensor([nonnegative_float(t, "t")], dtype=like.dtype, device=like.device)
+        times = torch.tensor([nonnegative_float(t, name)], dtype=like.dtype, device=like.device)
     if (times < 0).any() or not torch.isfinite(times).all():
-        raise ValueError("times must be finite and >= 0")
+        raise ValueError(f"{name} must be finite and >= 0")
     return times, scalar

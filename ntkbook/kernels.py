@@ -19,6 +19,7 @@ Gauss–Hermite quadrature of the two-dimensional Gaussian expectation.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -28,14 +29,19 @@ import torch
 from ._activations import get_activation
 from ._checks import as_matrix, positive_float, positive_int, same_width
 
-_QUADRATURE_POINTS = 48
+_QUADRATURE_POINTS = 64
 _CHUNK_ELEMENTS = 2**24
+
+
+@functools.lru_cache(maxsize=16)
+def _hermite_rule(q: int) -> tuple[np.ndarray, np.ndarray]:
+    z, w = np.polynomial.hermite_e.hermegauss(q)
+    return z, w / math.sqrt(2 * math.pi)
 
 
 def _gauss_hermite(q: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Nodes z and weights w with Σ_i w_i g(z_i) ≈ E_{z~N(0,1)}[g(z)]."""
-    z, w = np.polynomial.hermite_e.hermegauss(q)
-    w = w / math.sqrt(2 * math.pi)
+    z, w = _hermite_rule(q)
     return (torch.as_tensor(z, dtype=like.dtype, device=like.device),
             torch.as_tensor(w, dtype=like.dtype, device=like.device))
 
@@ -68,8 +74,12 @@ def _pair_expectations(
     ab = a * b
     sqrt_ab = torch.sqrt(ab)
     safe = torch.where(ab > 0, sqrt_ab, torch.ones_like(sqrt_ab))
-    # Rounding can push |ρ| above 1 for (anti)parallel inputs: clip before arccos.
+    # Rounding can push |ρ| above 1 for (anti)parallel inputs: clip before arccos. Within a few
+    # ulps of ±1, snap to ±1: arccos(1 − ε) ≈ √(2ε) would otherwise turn rounding noise of 1e-16
+    # into an error of 1e-8 in the angle (and in Σ̇ on the diagonal).
     rho = torch.where(ab > 0, c / safe, torch.zeros_like(c)).clamp(-1.0, 1.0)
+    snap = 8 * torch.finfo(rho.dtype).eps
+    rho = torch.where(rho.abs() > 1 - snap, rho.sign(), rho)
     if name == "relu":
         theta = torch.arccos(rho)
         e_sigma = sqrt_ab * (torch.sin(theta) + (math.pi - theta) * rho) / (2 * math.pi)
@@ -250,5 +260,7 @@ def relu_two_layer_ntk(X: torch.Tensor, Z: torch.Tensor | None = None) -> torch.
     X, Z = _check_pair(X, Z)
     cross = X @ Z.T
     norms = torch.linalg.vector_norm(X, dim=1)[:, None] * torch.linalg.vector_norm(Z, dim=1)[None]
-    cos = torch.where(norms > 0, cross / torch.where(norms > 0, norms, 1.0), 0.0)
-    return cross * (math.pi - torch.arccos(cos.clamp(-1.0, 1.0))) / (2 * math.pi)
+    cos = torch.where(norms > 0, cross / torch.where(norms > 0, norms, 1.0), 0.0).clamp(-1.0, 1.0)
+    snap = 8 * torch.finfo(cos.dtype).eps  # as in _pair_expectations: ±1 up to rounding is ±1
+    cos = torch.where(cos.abs() > 1 - snap, cos.sign(), cos)
+    return cross * (math.pi - torch.arccos(cos)) / (2 * math.pi)

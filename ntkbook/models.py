@@ -214,8 +214,8 @@ class LazyModel(nn.Module):
         self._buffers0 = {k: v.detach().clone() for k, v in self.model.named_buffers()}
 
     def initial_output(self, X: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return functional_call(self.model, {**self._w0, **self._buffers0}, (X,))
+        # w₀ is a detached copy, so no gradient reaches the weights; one still flows to X.
+        return functional_call(self.model, {**self._w0, **self._buffers0}, (X,))
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.alpha * (self.model(X) - self.initial_output(X))
@@ -237,12 +237,14 @@ class LinearizedModel(nn.Module):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.base = copy.deepcopy(model)
+        # w keeps the base's requires_grad flags: a parameter frozen in f stays frozen in f_lin.
+        self.params = nn.ParameterList(
+            nn.Parameter(p.detach().clone(), requires_grad=p.requires_grad)
+            for p in self.base.parameters()
+        )
         for p in self.base.parameters():
             p.requires_grad_(False)
         self._names = [k for k, _ in self.base.named_parameters()]
-        self.params = nn.ParameterList(
-            nn.Parameter(p.detach().clone()) for _, p in self.base.named_parameters()
-        )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         w0 = dict(self.base.named_parameters())
