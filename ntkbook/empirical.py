@@ -41,7 +41,11 @@ def _split_parameters(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[s
 
 
 def _model_dtype_device(model: nn.Module) -> tuple[torch.dtype, torch.device]:
-    p = next(iter(model.parameters()))
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    p = next(iter(model.parameters()), None)
+    if p is None:
+        raise ValueError(f"model {model!r} has no trainable parameters")
     return p.dtype, p.device
 
 
@@ -90,7 +94,10 @@ def jacobian(model: nn.Module, X: torch.Tensor) -> dict[str, torch.Tensor]:
 def _ntk_jacobian_per_parameter(model, X, Z) -> list[torch.Tensor]:
     JX = jacobian(model, X)
     JZ = JX if Z is X else jacobian(model, Z)
-    return [JX[k].reshape(X.shape[0], -1) @ JZ[k].reshape(Z.shape[0], -1).T for k in JX]
+    names = list(JX)
+    if isinstance(model, MLP):  # nn.Module lists `a` before the hidden layers; Du et al.: last
+        names.sort(key=lambda k: k == "a")
+    return [JX[k].reshape(X.shape[0], -1) @ JZ[k].reshape(Z.shape[0], -1).T for k in names]
 
 
 def _ntk_vector_products(model: nn.Module, X: torch.Tensor, Z: torch.Tensor,
@@ -108,14 +115,39 @@ def _ntk_vector_products(model: nn.Module, X: torch.Tensor, Z: torch.Tensor,
     return torch.cat(cols).T
 
 
+def _symmetric_counts(S: torch.Tensor) -> torch.Tensor:
+    """S Sᵀ for a 0/1 matrix S with 3/4 of the multiply-adds of a general product.
+
+    The top block-row and the bottom-right block are computed; the bottom-left block is the
+    transpose of the top-right one. The entries are integer sums, exact in any order, so the
+    result equals ``S @ S.T`` bit for bit.
+    """
+    n = S.shape[0]
+    half = n // 2
+    if half < 64:  # too small for the split to pay
+        return S @ S.T
+    counts = torch.empty(n, n, dtype=S.dtype, device=S.device)
+    torch.mm(S[:half], S.T, out=counts[:half])
+    counts[half:, half:] = S[half:] @ S[half:].T
+    counts[half:, :half] = counts[:half, half:].T
+    return counts
+
+
 def _two_layer_gram(model: TwoLayerReLU, X: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
     W = model.W.detach()
     # Activation counts are integers ≤ m: exact in float32 below 2**24, and twice as fast.
     count_dtype = torch.float32 if model.m < _EXACT_FLOAT32_COUNTS else X.dtype
-    SX = (X @ W.T > 0).to(count_dtype)
-    SZ = SX if Z is X else (Z @ W.T > 0).to(count_dtype)
-    counts = (SX @ SZ.T).to(X.dtype)
-    return (X @ Z.T) * counts / model.m
+
+    def pattern(inputs: torch.Tensor) -> torch.Tensor:
+        # S = 1[inputs Wᵀ > 0] as 0/1 counts, in one pass over the (n, m) product.
+        pre = inputs.detach() @ W.T
+        if pre.dtype == count_dtype:
+            return pre.gt_(0)
+        return torch.gt(pre, 0, out=torch.empty_like(pre, dtype=count_dtype))
+
+    SX = pattern(X)
+    counts = _symmetric_counts(SX) if Z is X else SX @ pattern(Z).T
+    return (X @ Z.T).mul_(counts).div_(model.m)
 
 
 def _mlp_layer_grams(model: MLP, X: torch.Tensor, Z: torch.Tensor) -> list[torch.Tensor]:
@@ -203,7 +235,11 @@ def empirical_ntk(model: nn.Module, X: torch.Tensor, Z: torch.Tensor | None = No
     if method == "ntk_vector_products":
         X, Z = _prepare(model, X, Z)
         return _ntk_vector_products(model, X, Z)
-    return sum(layer_grams(model, X, Z, method=method))
+    grams = layer_grams(model, X, Z, method=method)
+    kernel = grams[0]
+    for gram in grams[1:]:
+        kernel = kernel + gram
+    return kernel
 
 
 def hessian_spectral_norm(model: nn.Module, x: torch.Tensor, *, iterations: int = 100,
@@ -222,6 +258,8 @@ def hessian_spectral_norm(model: nn.Module, x: torch.Tensor, *, iterations: int 
         The largest |eigenvalue| of the Hessian of f(x) in the trainable parameters.
     """
     iterations = positive_int(iterations, "iterations")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
     x = x.reshape(1, -1)
     X, _ = _prepare(model, x, None)
     params, frozen = _split_parameters(model)

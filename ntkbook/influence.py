@@ -46,7 +46,8 @@ def ntk_loo_influence(
     y_train = as_vector(y_train, "y_train", n)
     y_test = as_vector(y_test, "y_test", K_test_train.shape[0])
     chol = _cholesky(K_train, ridge)
-    G = torch.cholesky_inverse(chol)
+    # (K + λI)⁻¹ as a solve against I: same result as cholesky_inverse, steadier speed.
+    G = torch.cholesky_solve(torch.eye(n, dtype=K_train.dtype, device=K_train.device), chol)
     alpha = G @ y_train
     A = K_test_train @ G  # A[t, i] = k(x_t)ᵀ g_i
     f = K_test_train @ alpha
