@@ -256,10 +256,11 @@ class LinearizedModel(nn.Module):
         out0, tangent = jvp(f, (w0,), (delta,))
         return out0 + tangent
 
-    def parameter_distance(self) -> torch.Tensor:
+    def parameter_distance(self) -> float:
         """‖w − w₀‖₂ over all parameters."""
         w0 = [p for _, p in self.base.named_parameters()]
-        return torch.sqrt(sum(((p - q) ** 2).sum() for p, q in zip(self.params, w0)))
+        with torch.no_grad():
+            return float(torch.sqrt(sum(((p - q) ** 2).sum() for p, q in zip(self.params, w0))))
 
     def __repr__(self) -> str:
         return f"LinearizedModel({self.base!r})"

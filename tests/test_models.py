@@ -180,12 +180,12 @@ def test_linearization_is_the_first_order_taylor_expansion(make) -> None:
     lin = linearize(model)
     assert isinstance(lin, LinearizedModel)
     torch.testing.assert_close(lin(X), model(X), rtol=1e-14, atol=1e-15)
-    assert float(lin.parameter_distance().detach()) == 0.0
+    assert lin.parameter_distance() == 0.0
     perturb(lin, 0.3, seed=7)
     delta = flat_parameters(lin) - flat_parameters(model)
     J = torch.cat([j.reshape(6, -1) for j in jacobian(model, X).values()], dim=1)
     torch.testing.assert_close(lin(X) - model(X), J @ delta, rtol=1e-12, atol=1e-13)
-    distance = float(lin.parameter_distance().detach())
+    distance = lin.parameter_distance()
     assert distance == pytest.approx(float(torch.linalg.norm(delta)), rel=1e-13)
     # f_lin is linear in w: its Jacobian at w₀ + δ is still J(w₀), so is its tangent kernel.
     J_lin = torch.cat([j.reshape(6, -1) for j in jacobian(lin, X).values()], dim=1)
