@@ -318,7 +318,8 @@ def test_history_fields_depend_on_the_model() -> None:
     flips = torch.cat([(a > 0) != (b > 0) for a, b in zip(pre0, pre1)], dim=1).double().mean()
     assert history.activation_flips.shape == (5,)
     assert history.activation_flips[-1] == pytest.approx(float(flips))
-    moved = torch.cat([(p - q).reshape(-1) for p, q in zip(relu.parameters(), start.parameters())])
+    moved = torch.cat([(p - q).detach().reshape(-1)
+                       for p, q in zip(relu.parameters(), start.parameters())])
     assert history.weight_distance[-1] == pytest.approx(float(torch.linalg.norm(moved)),
                                                         rel=1e-12)
     smooth = gradient_descent(MLP(3, 16, 2, activation="tanh"), X, y, lr=0.05, steps=2)
