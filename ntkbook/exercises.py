@@ -14,11 +14,17 @@ exercise text says which one to call.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from ._checks import positive_float, positive_int
+from .empirical import empirical_ntk, hessian_spectral_norm
+from .kernels import analytic_nngp, analytic_ntk
+from .models import MLP
 
 
 @dataclass(frozen=True)
@@ -123,10 +129,6 @@ def ch1_relu_ntk_value(answer, *, angle: float) -> ExerciseResult:
     Raises:
         ValueError: ``angle`` is not a number in [0, π].
     """
-    import math
-
-    from .kernels import analytic_ntk
-
     if isinstance(angle, bool) or not isinstance(angle, (int, float)) or not (
             0.0 <= angle <= math.pi):
         raise ValueError(f"angle must be a number in [0, pi], got {angle!r}")
@@ -146,8 +148,6 @@ def _ch1_feature_inputs() -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def _ch1_linear_model_reference(Phi_X: torch.Tensor, Phi_Z: torch.Tensor) -> torch.Tensor:
     # The model w ↦ wᵀφ on inputs that already are feature vectors; autodiff gives its kernel.
-    from .empirical import empirical_ntk
-
     model = torch.nn.Sequential(
         torch.nn.Linear(Phi_X.shape[1], 1, bias=False, dtype=Phi_X.dtype), torch.nn.Flatten(0))
     return empirical_ntk(model, Phi_X, Phi_Z, method="jacobian_contraction")
@@ -181,10 +181,6 @@ def ch1_hessian_norm(answer, *, width: int, input_norm: float) -> ExerciseResult
     Raises:
         ValueError: a non-positive ``width`` or ``input_norm``.
     """
-    from ._checks import positive_float, positive_int
-    from .empirical import hessian_spectral_norm
-    from .models import MLP
-
     width = positive_int(width, "width")
     input_norm = positive_float(input_norm, "input_norm")
     direction = torch.tensor([0.5, -0.5, 0.5, 0.5], dtype=torch.float64)
@@ -196,6 +192,7 @@ def ch1_hessian_norm(answer, *, width: int, input_norm: float) -> ExerciseResult
     expected = hessian_spectral_norm(net, input_norm * direction, iterations=10)
     return check_number(answer, expected, rtol=1e-6,
                         name=f"||Hessian|| at width {width}, ||x|| = {input_norm:g}")
+
 
 # --- Chapter 2 checkers -------------------------------------------------------------------
 
@@ -213,9 +210,6 @@ def ch2_ntk_orthogonal(answer, depth: int = 2) -> ExerciseResult:
     Raises:
         ValueError: ``depth`` is not a positive integer.
     """
-    from ._checks import positive_int
-    from .kernels import analytic_ntk
-
     depth = positive_int(depth, "depth")
     basis = torch.eye(2, dtype=torch.float64)
     expected = float(analytic_ntk(basis[:1], basis[1:], depth=depth)[0, 0])
@@ -245,7 +239,5 @@ def ch2_arccos_kernel(answer_fn: Callable) -> ExerciseResult:
     Args:
         answer_fn: a function of two float64 tensors (n, d) and (n', d) returning (n, n').
     """
-    from .kernels import analytic_nngp
-
     return check_function(answer_fn, lambda X, Z: analytic_nngp(X, Z, depth=1),
                           _ch2_arccos_inputs(), rtol=1e-6, atol=1e-9, name="arccos_kernel")
