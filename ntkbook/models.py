@@ -87,7 +87,8 @@ class TwoLayerReLU(nn.Module):
         if not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating dtype, got {dtype}")
         g = _generator(seed, device)
-        W = torch.randn(self.m, self.d, generator=g, dtype=dtype) * self.kappa
+        # Drawn in float64 and then cast, so that a seed names the same network in every dtype.
+        W = (torch.randn(self.m, self.d, generator=g, dtype=torch.float64) * self.kappa).to(dtype)
         a = torch.randint(0, 2, (self.m,), generator=g).to(dtype) * 2 - 1
         self.W = nn.Parameter(W.to(device))
         self.register_buffer("a", a.to(device))
@@ -153,10 +154,12 @@ class MLP(nn.Module):
         g = _generator(seed, device)
         fan_in = [self.d] + [self.width] * (self.depth - 1)
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.randn(self.width, k, generator=g, dtype=dtype).to(device))
+            nn.Parameter(torch.randn(self.width, k, generator=g, dtype=torch.float64)
+                         .to(dtype=dtype, device=device))
             for k in fan_in
         )
-        self.a = nn.Parameter(torch.randn(self.width, generator=g, dtype=dtype).to(device))
+        self.a = nn.Parameter(torch.randn(self.width, generator=g, dtype=torch.float64)
+                              .to(dtype=dtype, device=device))
 
     @property
     def scale(self) -> float:
@@ -188,10 +191,6 @@ class MLP(nn.Module):
         )
 
 
-def _frozen_copy(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.named_parameters()}
-
-
 class LazyModel(nn.Module):
     """The scaled model α(f(w) − f(w₀)) of Chizat, Oyallon & Bach (2019, Sec. 2).
 
@@ -210,12 +209,14 @@ class LazyModel(nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.alpha = positive_float(alpha, "alpha")
         self.model = copy.deepcopy(model)
-        self._w0 = _frozen_copy(self.model)
-        self._buffers0 = {k: v.detach().clone() for k, v in self.model.named_buffers()}
+        # f(·; w₀) is a frozen copy: a submodule, so .to() moves it along with the model.
+        self.initial = copy.deepcopy(model)
+        for p in self.initial.parameters():
+            p.requires_grad_(False)
 
     def initial_output(self, X: torch.Tensor) -> torch.Tensor:
-        # w₀ is a detached copy, so no gradient reaches the weights; one still flows to X.
-        return functional_call(self.model, {**self._w0, **self._buffers0}, (X,))
+        """f(X; w₀). No gradient reaches w₀; one still flows to X."""
+        return self.initial(X)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.alpha * (self.model(X) - self.initial_output(X))

@@ -166,8 +166,15 @@ def test_lazy_model_kernel_is_alpha_squared_times_the_kernel() -> None:
     lazy = LazyModel(base, 3.0)
     torch.testing.assert_close(empirical_ntk(lazy, X), 9.0 * empirical_ntk(base, X),
                                rtol=1e-12, atol=1e-12)
-    assert [k for k, _ in lazy.named_parameters()] == [
+    assert [k for k, p in lazy.named_parameters() if p.requires_grad] == [
         "model." + k for k, _ in base.named_parameters()]
+
+
+def test_lazy_model_moves_with_to_and_stays_zero_at_init() -> None:
+    lazy = LazyModel(MLP(3, 10, 2, seed=2), 2.0).to(torch.float32)
+    assert all(p.dtype == torch.float32 for p in lazy.parameters())
+    out = lazy(inputs(4, 3, seed=1).float())
+    assert out.dtype == torch.float32 and torch.equal(out, torch.zeros(4))
 
 
 # --- the linearization -------------------------------------------------------------------------
@@ -285,3 +292,12 @@ def test_bad_inputs_name_the_argument(model: nn.Module) -> None:
         model(torch.ones(2, 4, dtype=torch.float64))
     with pytest.raises(TypeError, match=r"X must be a torch.Tensor"):
         model(np.ones((2, 3)))
+
+
+def test_a_seed_names_the_same_network_in_every_dtype() -> None:
+    for make in (lambda dt: TwoLayerReLU(3, 16, kappa=0.5, seed=4, dtype=dt),
+                 lambda dt: MLP(3, 16, 2, seed=4, dtype=dt)):
+        wide, narrow = make(torch.float64), make(torch.float32)
+        for p, q in zip(wide.state_dict().values(), narrow.state_dict().values()):
+            assert q.dtype == torch.float32
+            torch.testing.assert_close(p.to(torch.float32), q, rtol=0, atol=0)
