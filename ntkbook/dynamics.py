@@ -6,7 +6,7 @@
 * :func:`kernel_ridge` — the kernel (ridge) regression predictor (Zhang & Zhang 2022, eq. 6).
 * :func:`gradient_flow_prediction` and :func:`gradient_descent_prediction` — the output of the
   linearized model after time t of gradient flow, or k steps of gradient descent, in closed form
-  (Lee et al. 2019, eq. 9; Jacot et al. 2018, Sec. 5).
+  (Jacot et al. 2018; Lee et al. 2019, the dynamics of the linearized network).
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ def gradient_descent(
 
     w(k+1) = w(k) − η ∇L(w(k)),  L(w) = ½ Σ_i (f(x_i; w) − y_i)² + ½ λ ‖w − w(0)‖²,
 
-    the loss of Du et al. (2019, eq. 2) and, with λ = ``ridge`` > 0, of Zhang & Zhang (2022,
-    eq. 2). Only parameters with ``requires_grad`` are updated.
+    the squared loss of Du et al. (2019) and, with λ = ``ridge`` > 0, the regularized loss of
+    Zhang & Zhang (2022, eq. 2). Only parameters with ``requires_grad`` are updated.
 
     Args:
         model: scalar-output module (trained in place).
@@ -189,7 +189,7 @@ def kernel_ridge(
     """Kernel ridge regression f(x) = k(x)ᵀ (K + λI)⁻¹ y (Zhang & Zhang 2022, eq. 6).
 
     With λ = 0 this is the kernel "ridgeless" interpolant, the prediction of an infinitely wide
-    network trained to convergence from f₀ = 0 (Arora et al. 2019, Cor. 6.2).
+    network trained to convergence from f₀ = 0 (Arora et al. 2019, "On exact computation").
 
     Args:
         K_train: (n, n) symmetric positive semi-definite kernel on the training set.
@@ -292,7 +292,7 @@ def gradient_flow_prediction(
     f0_train: torch.Tensor | None = None,
     f0_test: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """f_t(x) = f₀(x) + k(x)ᵀ K⁻¹ (I − e^{−Kt}) (y − f₀(X))  (Lee et al. 2019, eq. 9).
+    """f_t(x) = f₀(x) + k(x)ᵀ K⁻¹ (I − e^{−Kt}) (y − f₀(X))  (Lee et al. 2019; Jacot et al. 2018).
 
     The output of the linearized model after time t of gradient flow dw/dt = −∇L(w) on
     L = ½‖f(X) − y‖², whose training outputs follow du/dt = −K(u − y). For gradient descent with
@@ -332,7 +332,7 @@ def gradient_descent_prediction(
 
     The exact output of the linearized model f_lin after k steps of full-batch gradient descent
     with step η on ½‖f(X) − y‖², since its training residual obeys r(k+1) = (I − ηK) r(k)
-    (Du et al. 2019, Sec. 4; Arora et al. 2019b, eq. 6). Evaluated in K's eigenbasis as
+    (Du et al. 2019; Arora et al. 2019, "Fine-grained analysis"). Evaluated in K's eigenbasis as
     (1 − (1 − ηλ)^k)/λ, which tends to ηk as λ → 0.
 
     Args:

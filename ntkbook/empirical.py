@@ -181,7 +181,8 @@ def layer_grams(model: nn.Module, X: torch.Tensor, Z: torch.Tensor | None = None
                 *, method: str = "auto") -> tuple[torch.Tensor, ...]:
     """The Gram of each trainable parameter tensor, G⁽ʰ⁾_ij = ⟨∂f(x_i)/∂W⁽ʰ⁾, ∂f(z_j)/∂W⁽ʰ⁾⟩.
 
-    Du et al. (2019b, eq. 5) split the tangent kernel this way: for :class:`~ntkbook.MLP` the
+    Du et al. (2019b, "Gradient descent finds global minima of deep neural networks") split the
+    tangent kernel this way: for :class:`~ntkbook.MLP` the
     tuple is (G⁽¹⁾, …, G⁽ᴴ⁾, G⁽ᴴ⁺¹⁾) — the hidden layers, then the output layer a; for
     :class:`~ntkbook.TwoLayerReLU` it is (H,). Their sum is :func:`empirical_ntk`.
 
@@ -212,7 +213,7 @@ def empirical_ntk(model: nn.Module, X: torch.Tensor, Z: torch.Tensor | None = No
                   *, method: str = "auto") -> torch.Tensor:
     """The finite-width tangent kernel K_m(X, Z) = J(X) J(Z)ᵀ of a scalar-output model.
 
-    (Jacot et al. 2018, Def. in Sec. 4; Du et al. 2019, H(k) in eq. 4 for the two-layer net.)
+    (Jacot et al. 2018; for the two-layer net it is the Gram matrix H(k) of Du et al. 2019.)
     Computed in the model's dtype and on its device; inputs are moved there.
 
     Args:
@@ -246,7 +247,7 @@ def hessian_spectral_norm(model: nn.Module, x: torch.Tensor, *, iterations: int 
                           seed: int = 0) -> float:
     """‖∇²_w f(x; w)‖₂ by power iteration on Hessian-vector products (Liu, Zhu & Belkin 2020).
 
-    Liu et al. (Theorem 3.2) show this spectral norm is O(m^{-1/2}) for networks in the NTK
+    Liu et al. (2020) show this spectral norm is O(m^{-1/2}) for networks in the NTK
     parametrization, which is why wide networks are close to linear in w. Each iteration is one
     forward-over-reverse product (``jvp`` of ``grad``); the Hessian is never formed.
 

@@ -1,7 +1,7 @@
 """Infinite-width kernels in closed form: the NNGP and the neural tangent kernel (NTK).
 
 Normalization (Arora et al. 2019, "On Exact Computation with an Infinitely Wide Neural Net",
-eq. 7–10), with inputs used as given:
+Sec. 3), with inputs used as given:
 
     Σ⁽⁰⁾(x, z) = xᵀz,
     Λ⁽ʰ⁾ = [[Σ⁽ʰ⁻¹⁾(x,x), Σ⁽ʰ⁻¹⁾(x,z)], [Σ⁽ʰ⁻¹⁾(z,x), Σ⁽ʰ⁻¹⁾(z,z)]],
@@ -47,7 +47,7 @@ def _gauss_hermite(q: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 
 def c_sigma_for(activation: str) -> float:
-    """Du et al.'s c_σ = 1 / E_{z~N(0,1)}[σ(z)²] (Du et al. 2019b, Sec. 4).
+    """Du et al.'s c_σ = 1 / E_{z~N(0,1)}[σ(z)²] (Du et al. 2019b, the fully connected network).
 
     2 for ReLU, 1/((2/π) arcsin(2/3)) for erf, Gauss–Hermite quadrature otherwise.
     """
@@ -150,7 +150,7 @@ class LayerKernels:
         """The limit of each layer's Gram G⁽ʰ⁾ (h = 1, …, L) and of the output layer's, in order.
 
         Layer h contributes Σ⁽ʰ⁻¹⁾ Π_{h'=h}^{L} Σ̇⁽ʰ'⁾; the output layer contributes Σ⁽ᴸ⁾. The
-        last hidden layer's term Σ⁽ᴸ⁻¹⁾Σ̇⁽ᴸ⁾ is Du et al.'s K⁽ᴴ⁾ (2019b, eq. 7).
+        last hidden layer's term Σ⁽ᴸ⁻¹⁾Σ̇⁽ᴸ⁾ is Du et al.'s K⁽ᴴ⁾ (2019b, the recursion for K⁽ʰ⁾).
         """
         L = self.depth
         terms = []
@@ -182,7 +182,7 @@ def layer_kernels(
     c_sigma: float | None = None,
     quadrature_points: int = _QUADRATURE_POINTS,
 ) -> LayerKernels:
-    """Run the NNGP/NTK recursion (Arora et al. 2019, eq. 7–10) and keep every layer.
+    """Run the NNGP/NTK recursion (Arora et al. 2019, Sec. 3) and keep every layer.
 
     Args:
         X: (n, d) inputs. Z: (n', d) inputs, ``None`` for Z = X.
@@ -237,7 +237,7 @@ def analytic_ntk(
     activation: str = "relu",
     c_sigma: float | None = None,
 ) -> torch.Tensor:
-    """The neural tangent kernel Θ⁽ᴸ⁾(X, Z) (Jacot et al. 2018, Thm 1; Arora et al. 2019, eq. 10).
+    """The neural tangent kernel Θ⁽ᴸ⁾(X, Z) (Jacot et al. 2018, Thm 1; Arora et al. 2019, Sec. 3).
 
     The limit, as the width grows, of ``empirical_ntk(MLP(d, width, depth), X, Z)``. For ReLU,
     the default c_σ = 2 and unit inputs, Σ⁽ʰ⁾(x, x) = 1 and Θ⁽ᴸ⁾(x, x) = L + 1.
@@ -251,7 +251,7 @@ def analytic_ntk(
 
 
 def relu_two_layer_ntk(X: torch.Tensor, Z: torch.Tensor | None = None) -> torch.Tensor:
-    """H^∞(x, z) = xᵀz (π − arccos(x̂ᵀẑ)) / (2π) (Du et al. 2019, eq. 3; Zhang & Zhang 2022, eq. 4).
+    """H^∞(x, z) = xᵀz (π − arccos(x̂ᵀẑ)) / (2π) (Du et al. 2019, Sec. 3; Zhang & Zhang 2022, eq. 4).
 
     The kernel of :class:`ntkbook.TwoLayerReLU` (first layer trained, output layer fixed) in the
     limit m → ∞, for every initialization scale κ: E_{w~N(0,I)}[xᵀz 1{wᵀx ≥ 0, wᵀz ≥ 0}].
