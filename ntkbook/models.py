@@ -1,9 +1,9 @@
 """The finite networks the book trains, and their linearization.
 
 * :class:`TwoLayerReLU` — f(x) = m^{-1/2} Σ_r a_r relu(w_rᵀx) with a_r ∈ {±1} fixed and
-  w_r ~ N(0, κ²I) trained (Du et al. 2019, eq. 1; Zhang & Zhang 2022, eq. 1).
-* :class:`MLP` — the fully connected network in the NTK parametrization of Du et al. (2019b,
-  Sec. 4) and Arora et al. (2019, eq. 3): x⁽ʰ⁾ = √(c_σ/m) σ(W⁽ʰ⁾x⁽ʰ⁻¹⁾), f(x) = aᵀx⁽ᴴ⁾, all
+  w_r ~ N(0, κ²I) trained (Du et al. 2019; Zhang & Zhang 2022, eq. 1).
+* :class:`MLP` — the fully connected network in the NTK parametrization of Du et al. (2019b)
+  and Arora et al. (2019, Sec. 3): x⁽ʰ⁾ = √(c_σ/m) σ(W⁽ʰ⁾x⁽ʰ⁻¹⁾), f(x) = aᵀx⁽ᴴ⁾, all
   weights N(0, 1), all layers trained.
 * :class:`LazyModel` — Chizat, Oyallon & Bach's scaled model α(f(w) − f(w₀)).
 * :func:`linearize` — f_lin(w) = f(w₀) + J(w₀)(w − w₀), evaluated with a Jacobian-vector product.
@@ -49,7 +49,7 @@ def _check_input(model: nn.Module, X: torch.Tensor, d: int) -> torch.Tensor:
 
 
 class TwoLayerReLU(nn.Module):
-    """Two-layer ReLU network with a fixed ±1 output layer (Du et al. 2019, eq. 1).
+    """Two-layer ReLU network with a fixed ±1 output layer (Du et al. 2019; Zhang & Zhang 2022, eq. 1).
 
     f(x) = m^{-1/2} Σ_{r=1}^m a_r relu(w_rᵀ x), with a_r uniform on {−1, +1} (a buffer, never
     trained) and w_r ~ N(0, κ² I_d) (the parameter ``W``, shape (m, d)).
@@ -196,7 +196,7 @@ class LazyModel(nn.Module):
 
     Subtracting f(w₀) makes the output zero at initialization whatever α is, so that scaling by
     α changes how far the weights must move, not where training starts. Training it with step
-    size η/α² gives, as α → ∞, the linearized model's dynamics (Chizat et al., Theorem 2.2).
+    size η/α² gives, as α → ∞, the linearized model's dynamics (Chizat et al., Sec. 2).
 
     Args:
         model: any scalar-output module; it is copied, the original is left untouched.
@@ -226,7 +226,7 @@ class LazyModel(nn.Module):
 
 
 class LinearizedModel(nn.Module):
-    """f_lin(x; w) = f(x; w₀) + ⟨∇_w f(x; w₀), w − w₀⟩ (Lee et al. 2019, eq. 6).
+    """f_lin(x; w) = f(x; w₀) + ⟨∇_w f(x; w₀), w − w₀⟩ (Lee et al. 2019, the linearized network).
 
     The parameters of this module are the w of the formula, initialized at w₀ and trainable; the
     base network is kept frozen at w₀. The forward pass is one Jacobian-vector product
