@@ -49,7 +49,7 @@ def _check_input(model: nn.Module, X: torch.Tensor, d: int) -> torch.Tensor:
 
 
 class TwoLayerReLU(nn.Module):
-    """Two-layer ReLU network with a fixed ±1 output layer (Du et al. 2019; Zhang & Zhang 2022, eq. 1).
+    """Two-layer ReLU network with a fixed ±1 output layer (Du et al. 2019; Zhang & Zhang, eq. 1).
 
     f(x) = m^{-1/2} Σ_{r=1}^m a_r relu(w_rᵀ x), with a_r uniform on {−1, +1} (a buffer, never
     trained) and w_r ~ N(0, κ² I_d) (the parameter ``W``, shape (m, d)).
