@@ -15,7 +15,18 @@ from __future__ import annotations
 
 import torch
 
-from . import config, data, dynamics, empirical, exercises, influence, kernels, models, plotting
+from . import (
+    config,
+    data,
+    dynamics,
+    empirical,
+    exercises,
+    influence,
+    kernels,
+    models,
+    plotting,
+    theory,
+)
 from .config import experiment_scale, scaled, set_experiment_scale
 from .dynamics import (
     TrainingHistory,
@@ -27,7 +38,7 @@ from .dynamics import (
 from .empirical import empirical_ntk, hessian_spectral_norm, layer_grams
 from .influence import ntk_loo_influence
 from .kernels import analytic_nngp, analytic_ntk, layer_kernels, relu_two_layer_ntk
-from .models import MLP, LazyModel, LinearizedModel, TwoLayerReLU, linearize
+from .models import MLP, LazyModel, LinearizedModel, TwoLayerNet, TwoLayerReLU, linearize
 
 __version__ = "0.1.0"
 
@@ -42,6 +53,7 @@ __all__ = [
     "LazyModel",
     "LinearizedModel",
     "TrainingHistory",
+    "TwoLayerNet",
     "TwoLayerReLU",
     "analytic_nngp",
     "analytic_ntk",
@@ -69,4 +81,5 @@ __all__ = [
     "relu_two_layer_ntk",
     "scaled",
     "set_experiment_scale",
+    "theory",
 ]

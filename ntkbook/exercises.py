@@ -22,9 +22,11 @@ import numpy as np
 import torch
 
 from ._checks import positive_float, positive_int
+from .data import sphere
 from .empirical import empirical_ntk, hessian_spectral_norm
 from .kernels import analytic_nngp, analytic_ntk
-from .models import MLP
+from .models import MLP, TwoLayerNet
+from .theory import lazy_criterion
 
 
 @dataclass(frozen=True)
@@ -241,3 +243,29 @@ def ch2_arccos_kernel(answer_fn: Callable) -> ExerciseResult:
     """
     return check_function(answer_fn, lambda X, Z: analytic_nngp(X, Z, depth=1),
                           _ch2_arccos_inputs(), rtol=1e-6, atol=1e-9, name="arccos_kernel")
+
+
+# --- Chapter 3 checkers -------------------------------------------------------------------
+
+
+def _ch3_data() -> tuple[torch.Tensor, torch.Tensor]:
+    # The data of chapter 3, §3.3–3.4: 20 points on the sphere in R^5 and a nonlinear target.
+    X = sphere(20, 5, seed=1)
+    return X, torch.sin(3 * X[:, 0]) + 3 * X[:, 1] * X[:, 2]
+
+
+def ch3_homogeneous_kappa(answer, *, tau: float) -> ExerciseResult:
+    """κ_h(w₀) of the 2-homogeneous ``TwoLayerNet`` initialized at scale τ (chapter 3, exercise 1).
+
+    The reference is :func:`ntkbook.theory.lazy_criterion` (Chizat et al. 2019, Sec. 2) for
+    ``TwoLayerNet(5, 40, tau=tau, seed=0)`` (mean-field scaling, symmetric initialization) on the
+    data of chapter 3, §3.4. By the homogeneity identity it equals κ at τ = 1 divided by τ².
+
+    Args:
+        answer: the reader's value of κ, a number.
+        tau: the initialization scale τ > 0.
+    """
+    tau = positive_float(tau, "tau")
+    X, y = _ch3_data()
+    expected = lazy_criterion(TwoLayerNet(5, 40, tau=tau, seed=0), X, y).kappa
+    return check_number(answer, expected, rtol=1e-3, name=f"kappa at tau = {tau:g}")

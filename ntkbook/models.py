@@ -5,6 +5,9 @@
 * :class:`MLP` — the fully connected network in the NTK parametrization of Du et al. (2019b)
   and Arora et al. (2019, Sec. 3): x⁽ʰ⁾ = √(c_σ/m) σ(W⁽ʰ⁾x⁽ʰ⁻¹⁾), f(x) = aᵀx⁽ᴴ⁾, all
   weights N(0, 1), all layers trained.
+* :class:`TwoLayerNet` — f(x) = s_m Σ_j b_j relu(a_jᵀx), both layers trained, initialization
+  scale τ, mean-field (s_m = 1/m) or NTK (s_m = m^{-1/2}) scaling (the two-layer experiments
+  of Chizat et al. 2019).
 * :class:`LazyModel` — Chizat, Oyallon & Bach's scaled model α(f(w) − f(w₀)).
 * :func:`linearize` — f_lin(w) = f(w₀) + J(w₀)(w − w₀), evaluated with a Jacobian-vector product.
 
@@ -108,6 +111,84 @@ class TwoLayerReLU(nn.Module):
 
     def __repr__(self) -> str:
         return f"TwoLayerReLU(d={self.d}, m={self.m}, kappa={self.kappa:g})"
+
+
+class TwoLayerNet(nn.Module):
+    """Two-layer ReLU network with both layers trained, in the mean-field or the NTK scaling.
+
+    f(x) = s_m Σ_{j=1}^m b_j relu(a_jᵀx), s_m = 1/m (``scaling="mean_field"``, Chizat, Oyallon &
+    Bach 2019; Mei et al. 2018) or s_m = m^{-1/2} (``scaling="ntk"``). At initialization
+    a_j = τ z_j with z_j uniform on the unit sphere and b_j = ±τ, so every neuron has
+    ‖a_j‖ = |b_j| = τ: the initialization scale τ of Chizat et al.'s two-layer experiments. The
+    model is 2-homogeneous in w = (A, b): f(x; λw) = λ² f(x; w).
+
+    With ``symmetric=True`` (m even) the second half of the neurons copies the first half with b
+    negated, so f(·; w₀) = 0 whatever τ is and training starts from the zero function.
+
+    Args:
+        d: input dimension. m: number of neurons.
+        tau: initialization scale τ > 0.
+        scaling: ``"mean_field"`` (1/m) or ``"ntk"`` (1/√m).
+        symmetric: start from f = 0 (requires an even m).
+        seed: of the initialization. dtype, device: of the parameters.
+
+    Example:
+        >>> net = TwoLayerNet(d=2, m=8, tau=0.5)
+        >>> round(float(net(torch.eye(2, dtype=torch.float64)).detach().abs().max()), 12)
+        0.0
+    """
+
+    def __init__(
+        self,
+        d: int,
+        m: int,
+        *,
+        tau: float = 1.0,
+        scaling: str = "mean_field",
+        symmetric: bool = True,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.d = positive_int(d, "d")
+        self.m = positive_int(m, "m")
+        self.tau = positive_float(tau, "tau")
+        if scaling not in ("mean_field", "ntk"):
+            raise ValueError(f"scaling must be 'mean_field' or 'ntk', got {scaling!r}")
+        self.scaling = scaling
+        self.symmetric = bool(symmetric)
+        if self.symmetric and self.m % 2:
+            raise ValueError(f"a symmetric initialization needs an even m, got {self.m}")
+        if not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+        g = _generator(seed, device)
+        half = self.m // 2 if self.symmetric else self.m
+        Z = torch.randn(half, self.d, generator=g, dtype=torch.float64)
+        Z = Z / torch.linalg.vector_norm(Z, dim=1, keepdim=True)
+        signs = torch.randint(0, 2, (half,), generator=g).to(torch.float64) * 2 - 1
+        if self.symmetric:
+            Z, signs = torch.cat([Z, Z]), torch.cat([signs, -signs])
+        self.A = nn.Parameter((self.tau * Z).to(dtype=dtype, device=device))
+        self.b = nn.Parameter((self.tau * signs).to(dtype=dtype, device=device))
+
+    @property
+    def output_scale(self) -> float:
+        """s_m: 1/m in the mean-field scaling, 1/√m in the NTK scaling."""
+        return 1.0 / self.m if self.scaling == "mean_field" else 1.0 / math.sqrt(self.m)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = _check_input(self, X, self.d)
+        return torch.relu(X @ self.A.T) @ self.b * self.output_scale
+
+    def neuron_positions(self) -> torch.Tensor:
+        """The (m, d) points |b_j| a_j that Chizat et al. (2019) draw for each neuron."""
+        with torch.no_grad():
+            return self.b.abs()[:, None] * self.A
+
+    def __repr__(self) -> str:
+        return (f"TwoLayerNet(d={self.d}, m={self.m}, tau={self.tau:g}, "
+                f"scaling={self.scaling!r}, symmetric={self.symmetric})")
 
 
 class MLP(nn.Module):
