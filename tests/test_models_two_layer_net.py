@@ -60,4 +60,11 @@ def test_bad_arguments_raise() -> None:
         TwoLayerNet(2, 4, scaling="standard")
     with pytest.raises(ValueError, match="tau"):
         TwoLayerNet(2, 4, tau=0.0)
+    with pytest.raises(TypeError, match="floating dtype"):
+        TwoLayerNet(2, 4, dtype=torch.int64)
+    with pytest.raises(ValueError, match="m must be positive"):
+        TwoLayerNet(2, 0)
+    with pytest.raises(ValueError):
+        TwoLayerNet(3, 4)(torch.ones(5, 2, dtype=torch.float64))
+    assert TwoLayerNet(2, 5, symmetric=False).m == 5
     assert "TwoLayerNet(d=2, m=4" in repr(TwoLayerNet(2, 4))
