@@ -151,13 +151,11 @@ def gradient_descent(
         out = model(X)
         if k % record_every == 0 or k == steps:
             record(k, out)
-        if not math.isfinite(rec["loss"][-1]):
-            raise ValueError(
-                f"the loss became non-finite at step {rec['step'][-1]}: lr={lr} is too large"
-            )
+        loss = 0.5 * ((out - y) ** 2).sum()
+        if not torch.isfinite(loss):  # checked every step, not only at the recorded ones
+            raise ValueError(f"the loss became non-finite at step {k}: lr={lr} is too large")
         if k == steps:
             break
-        loss = 0.5 * ((out - y) ** 2).sum()
         if ridge > 0:
             loss = loss + 0.5 * ridge * sum(((p - q) ** 2).sum() for p, q in zip(params, w0))
         grads = torch.autograd.grad(loss, params)

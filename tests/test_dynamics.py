@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -333,6 +334,10 @@ def test_too_large_a_step_raises() -> None:
     X, y = inputs(6, 3, seed=30), targets(6, 31)
     with pytest.raises(ValueError, match=r"non-finite .*lr=1000.0 is too large"):
         gradient_descent(MLP(3, 16, 2, seed=4), X, y, lr=1e3, steps=200)
+    # between two records too: the run stops at the first non-finite loss, not at the next record
+    with pytest.raises(ValueError, match=r"non-finite at step \d+:") as error:
+        gradient_descent(MLP(3, 16, 2, seed=4), X, y, lr=1e3, steps=200, record_every=1000)
+    assert int(re.search(r"step (\d+)", str(error.value)).group(1)) < 20, str(error.value)
 
 
 # --- bad input ---------------------------------------------------------------------------------
