@@ -7,10 +7,30 @@ when i is *removed*, L_t(without i) − L_t(with i). Positive: point i was helpi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ._checks import as_matrix, as_vector, nonnegative_float, square
 from .dynamics import _cholesky
+
+
+def _kernel_problem(K_train, K_test_train, y_train, y_test, ridge):
+    """Validate a kernel ridge problem; return it with G = (K + λI)⁻¹ and α = G y."""
+    ridge = nonnegative_float(ridge, "ridge")
+    K_train = square(K_train, "K_train")
+    n = K_train.shape[0]
+    K_test_train = as_matrix(K_test_train, "K_test_train")
+    if K_test_train.shape[1] != n:
+        raise ValueError(
+            f"K_test_train must have n = {n} columns to match K_train, got {K_test_train.shape[1]}"
+        )
+    y_train = as_vector(y_train, "y_train", n)
+    y_test = as_vector(y_test, "y_test", K_test_train.shape[0])
+    chol = _cholesky(K_train, ridge)
+    # (K + λI)⁻¹ as a solve against I: same result as cholesky_inverse, steadier speed.
+    G = torch.cholesky_solve(torch.eye(n, dtype=K_train.dtype, device=K_train.device), chol)
+    return K_train, K_test_train, y_train, y_test, ridge, G, G @ y_train
 
 
 def ntk_loo_influence(
@@ -35,22 +55,169 @@ def ntk_loo_influence(
     Returns:
         (n_test, n) tensor I[t, i] = ½(f⁽⁻ⁱ⁾(x_t) − y_t)² − ½(f(x_t) − y_t)².
     """
-    ridge = nonnegative_float(ridge, "ridge")
-    K_train = square(K_train, "K_train")
-    n = K_train.shape[0]
-    K_test_train = as_matrix(K_test_train, "K_test_train")
-    if K_test_train.shape[1] != n:
-        raise ValueError(
-            f"K_test_train must have n = {n} columns to match K_train, got {K_test_train.shape[1]}"
-        )
-    y_train = as_vector(y_train, "y_train", n)
-    y_test = as_vector(y_test, "y_test", K_test_train.shape[0])
-    chol = _cholesky(K_train, ridge)
-    # (K + λI)⁻¹ as a solve against I: same result as cholesky_inverse, steadier speed.
-    G = torch.cholesky_solve(torch.eye(n, dtype=K_train.dtype, device=K_train.device), chol)
-    alpha = G @ y_train
+    K_train, K_test_train, y_train, y_test, ridge, G, alpha = _kernel_problem(
+        K_train, K_test_train, y_train, y_test, ridge)
     A = K_test_train @ G  # A[t, i] = k(x_t)ᵀ g_i
     f = K_test_train @ alpha
     change = A * (alpha / G.diagonal())[None, :]  # f(x_t) − f⁽⁻ⁱ⁾(x_t)
     residual = (f - y_test)[:, None]
     return 0.5 * ((residual - change) ** 2 - residual**2)
+
+
+def ntk_ihvp_influence(
+    K_train: torch.Tensor,
+    K_test_train: torch.Tensor,
+    y_train: torch.Tensor,
+    y_test: torch.Tensor,
+    ridge: float,
+) -> torch.Tensor:
+    """Koh & Liang's IHVP influence in the NTK regime (Zhang & Zhang 2022, Prop. 1, eq. 13).
+
+    The first-order estimate ∇ℓ_tᵀ H⁻¹ ∇ℓ_i (eq. 12, H the Hessian of the regularized training
+    loss at the end of training) of a linearized model with kernel K tends, as the width grows, to
+
+        Î[t, i] = a_{t,i} (f(x_t) − y_t)(f(x_i) − y_i),   a_{t,i} = k(x_t)ᵀ(K + λI)⁻¹ e_i,
+
+    with f the kernel ridge predictor. It has the sign convention of :func:`ntk_loo_influence`
+    (the change of the test loss when i is removed); the exact influence differs from it by
+    using the leave-one-out residual f⁽⁻ⁱ⁾(x_i) − y_i in place of f(x_i) − y_i, plus a second-order
+    term (eq. 14) — see :func:`ihvp_decomposition`.
+
+    Args: as :func:`ntk_loo_influence` (ridge λ ≥ 0; λ = 0 needs a non-singular K_train).
+
+    Returns:
+        (n_test, n) tensor Î[t, i].
+    """
+    K_train, K_test_train, y_train, y_test, ridge, G, alpha = _kernel_problem(
+        K_train, K_test_train, y_train, y_test, ridge)
+    A = K_test_train @ G
+    residual_test = K_test_train @ alpha - y_test
+    residual_train = K_train @ alpha - y_train
+    return A * residual_test[:, None] * residual_train[None, :]
+
+
+@dataclass(frozen=True)
+class IHVPDecomposition:
+    """The pieces of Zhang & Zhang's Proposition 2 (eq. 14) and of their Theorem 3 (eq. 16).
+
+    Attributes:
+        exact: (n_test, n) exact leave-one-out influence I (eq. 8–9) = ``first_order`` +
+            ``second_order``.
+        ihvp: (n_test, n) IHVP estimate Î (eq. 13).
+        first_order: term I of eq. 14, a_{t,i}(f(x_t) − y_t)(f⁽⁻ⁱ⁾(x_i) − y_i).
+        second_order: term II of eq. 14, ½ a_{t,i}² (f⁽⁻ⁱ⁾(x_i) − y_i)².
+        shrinkage: (n,) the factor λ G_ii = 1 − h_ii by which Î scales term I: Î = λG_ii · I_first.
+        lower_bound: (n_test, n) the right-hand side of eq. 16,
+            λ_min/(λ_min + λ)·|I| − ½ a_{t,i}²(f⁽⁻ⁱ⁾(x_i) − y_i)², a lower bound on |I − Î|.
+        lambda_min: least eigenvalue of K_train.
+    """
+
+    exact: torch.Tensor
+    ihvp: torch.Tensor
+    first_order: torch.Tensor
+    second_order: torch.Tensor
+    shrinkage: torch.Tensor
+    lower_bound: torch.Tensor
+    lambda_min: float
+
+    def __repr__(self) -> str:
+        n_test, n = self.exact.shape
+        return f"IHVPDecomposition(n_test={n_test}, n={n}, lambda_min={self.lambda_min:.4g})"
+
+
+def ihvp_decomposition(
+    K_train: torch.Tensor,
+    K_test_train: torch.Tensor,
+    y_train: torch.Tensor,
+    y_test: torch.Tensor,
+    ridge: float,
+) -> IHVPDecomposition:
+    """Exact influence, IHVP influence and Zhang & Zhang's error bound, from one factorization.
+
+    With G = (K + λI)⁻¹ and α = G y, the training residual of the full fit is
+    f(x_i) − y_i = −λα_i and the leave-one-out residual is f⁽⁻ⁱ⁾(x_i) − y_i = −α_i/G_ii, so
+    Î = λG_ii · (term I of eq. 14): the IHVP estimate shrinks the first-order term by
+    λG_ii = 1 − h_ii (h_ii the leverage of point i), which lies in [λ/(λ_max + λ), λ/(λ_min + λ)].
+    That is the source of Theorem 3's bound |I − Î| ≥ λ_min/(λ_min + λ)|I| − term II (eq. 16).
+
+    Args: as :func:`ntk_loo_influence`.
+
+    Returns:
+        :class:`IHVPDecomposition`.
+    """
+    K_train, K_test_train, y_train, y_test, ridge, G, alpha = _kernel_problem(
+        K_train, K_test_train, y_train, y_test, ridge)
+    A = K_test_train @ G
+    residual_test = (K_test_train @ alpha - y_test)[:, None]
+    loo_residual = (-alpha / G.diagonal())[None, :]
+    first = A * residual_test * loo_residual
+    second = 0.5 * (A * loo_residual) ** 2
+    shrinkage = ridge * G.diagonal()
+    exact = first + second
+    lambda_min = float(torch.linalg.eigvalsh(K_train)[0])
+    rate = max(lambda_min, 0.0) / (max(lambda_min, 0.0) + ridge) if ridge > 0 else 1.0
+    return IHVPDecomposition(
+        exact=exact,
+        ihvp=first * shrinkage[None, :],
+        first_order=first,
+        second_order=second,
+        shrinkage=shrinkage,
+        lower_bound=rate * exact.abs() - second,
+        lambda_min=lambda_min,
+    )
+
+
+def group_complexity(K_train: torch.Tensor, y_train: torch.Tensor, group) -> float:
+    """Complexity added by a group of training points (Zhang & Zhang 2022, eq. 19).
+
+        C(X_I) = √(yᵀK⁻¹y) − √(y_{∖I}ᵀ (K_{∖I})⁻¹ y_{∖I}),
+
+    the increase of the RKHS norm ‖f‖_H = √(yᵀK⁻¹y) of the interpolating kernel predictor that
+    the points of I contribute (Arora et al. 2019 bound the generalization gap of a two-layer
+    network by the same quantity). It is ≥ 0: removing points never increases the minimum norm
+    needed to interpolate the rest.
+
+    Args:
+        K_train: (n, n) positive-definite kernel. y_train: (n,) targets.
+        group: indices of the points in I (a sequence of ints, a 1-D integer tensor, or a
+            boolean mask of length n).
+
+    Returns:
+        C(X_I), a float.
+
+    Raises:
+        ValueError: a K_train that is not symmetric positive definite, indices out of range or
+            repeated.
+    """
+    K_train = square(K_train, "K_train")
+    if not torch.allclose(K_train, K_train.T, rtol=1e-6, atol=1e-8 * float(K_train.abs().max())):
+        raise ValueError("K_train must be symmetric")
+    n = K_train.shape[0]
+    y_train = as_vector(y_train, "y_train", n)
+    index = torch.as_tensor(group, device=K_train.device)
+    if index.numel() == 0:
+        index = index.reshape(0).long()
+    if index.dtype == torch.bool:
+        if index.shape != (n,):
+            raise ValueError(
+                f"a boolean group mask must have length n = {n}, got {tuple(index.shape)}")
+        index = index.nonzero().reshape(-1)
+    if index.dtype.is_floating_point or index.dim() != 1:
+        raise ValueError("group must be a 1-D sequence of integer indices or a boolean mask")
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n):
+        raise ValueError(f"group indices must lie in [0, {n}), got {index.tolist()}")
+    if len(set(index.tolist())) != index.numel():
+        raise ValueError("group indices must not repeat")
+    keep = torch.ones(n, dtype=torch.bool, device=K_train.device)
+    keep[index] = False
+
+    def norm(K: torch.Tensor, y: torch.Tensor) -> float:
+        if K.shape[0] == 0:
+            return 0.0
+        chol, info = torch.linalg.cholesky_ex(K)
+        if int(info) != 0:
+            raise ValueError("K_train must be positive definite: yᵀK⁻¹y is undefined for a "
+                             "singular kernel")
+        return float(torch.sqrt(y @ torch.cholesky_solve(y[:, None], chol)[:, 0]))
+
+    return norm(K_train, y_train) - norm(K_train[keep][:, keep], y_train[keep])

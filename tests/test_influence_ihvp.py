@@ -1,0 +1,159 @@
+"""IHVP influence in the NTK regime and the group complexity (ntkbook.influence).
+
+Oracles: Koh & Liang's ∇ℓ_tᵀH⁻¹∇ℓ_i computed in an explicit feature space (a linear model with
+P > n random features, its P × P Hessian and per-example gradients), whose kernel is K = ΦΦᵀ;
+brute-force leave-one-out retraining; Zhang & Zhang's Theorem 3 inequality on random problems;
+the complexity of eq. 19 from explicit inverses.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ntkbook import analytic_ntk, ntk_loo_influence
+from ntkbook.influence import (
+    IHVPDecomposition,
+    group_complexity,
+    ihvp_decomposition,
+    ntk_ihvp_influence,
+)
+
+
+def features(n: int, n_test: int, P: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    Phi = torch.randn(n, P, generator=g, dtype=torch.float64) / P**0.5
+    Phi_test = torch.randn(n_test, P, generator=g, dtype=torch.float64) / P**0.5
+    y = torch.randn(n, generator=g, dtype=torch.float64)
+    y_test = torch.randn(n_test, generator=g, dtype=torch.float64)
+    return Phi, Phi_test, y, y_test
+
+
+def koh_liang_in_feature_space(Phi, Phi_test, y, y_test, ridge) -> torch.Tensor:
+    """∇ℓ_tᵀ H⁻¹ ∇ℓ_i for f(x) = φ(x)ᵀw trained on ½Σ(f − y)² + ½λ‖w‖² from w = 0."""
+    P = Phi.shape[1]
+    H = Phi.T @ Phi + ridge * torch.eye(P, dtype=torch.float64)
+    w = torch.linalg.solve(H, Phi.T @ y)
+    grad_train = (Phi @ w - y)[:, None] * Phi            # ∇ℓ_i, one row per training point
+    grad_test = (Phi_test @ w - y_test)[:, None] * Phi_test
+    return grad_test @ torch.linalg.solve(H, grad_train.T)
+
+
+@pytest.mark.parametrize("ridge", [1e-2, 0.3, 3.0])
+def test_ihvp_influence_is_koh_liang_in_feature_space(ridge: float) -> None:
+    Phi, Phi_test, y, y_test = features(12, 5, 40, seed=int(100 * ridge))
+    got = ntk_ihvp_influence(Phi @ Phi.T, Phi_test @ Phi.T, y, y_test, ridge)
+    expected = koh_liang_in_feature_space(Phi, Phi_test, y, y_test, ridge)
+    assert got.shape == (5, 12)
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_decomposition_matches_leave_one_out_and_the_ihvp_estimate() -> None:
+    X = torch.nn.functional.normalize(
+        torch.randn(25, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64), dim=1)
+    Xt = torch.nn.functional.normalize(
+        torch.randn(7, 4, generator=torch.Generator().manual_seed(4), dtype=torch.float64), dim=1)
+    y, y_test = torch.sign(X[:, 0]), torch.sign(Xt[:, 0])
+    K, K_test = analytic_ntk(X, depth=2), analytic_ntk(Xt, X, depth=2)
+    ridge = 0.05
+    parts = ihvp_decomposition(K, K_test, y, y_test, ridge)
+    assert isinstance(parts, IHVPDecomposition) and "n_test=7" in repr(parts)
+    torch.testing.assert_close(parts.exact, ntk_loo_influence(K, K_test, y, y_test, ridge),
+                               rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(parts.ihvp, ntk_ihvp_influence(K, K_test, y, y_test, ridge),
+                               rtol=1e-9, atol=1e-12)
+    eigenvalues = torch.linalg.eigvalsh(K)
+    low, high = ridge / (eigenvalues[-1] + ridge), ridge / (eigenvalues[0] + ridge)
+    inside = (parts.shrinkage >= low * (1 - 1e-12)) & (parts.shrinkage <= high * (1 + 1e-12))
+    assert bool(inside.all())
+    assert parts.lambda_min == pytest.approx(float(eigenvalues[0]), rel=1e-12)
+
+
+def leave_one_out_by_refitting(K, K_test, y, y_test, ridge):
+    """Exact influence I[t, i] and leave-one-out residuals f⁽⁻ⁱ⁾(x_i) − y_i, refitting n times."""
+    n = K.shape[0]
+
+    def fit(rows, targets_at):
+        A = K[rows][:, rows] + ridge * torch.eye(len(rows), dtype=K.dtype)
+        return targets_at[:, rows] @ torch.linalg.solve(A, y[rows])
+
+    full = fit(list(range(n)), K_test)
+    influence = torch.empty(K_test.shape[0], n, dtype=K.dtype)
+    loo_residual = torch.empty(n, dtype=K.dtype)
+    for i in range(n):
+        rows = [j for j in range(n) if j != i]
+        influence[:, i] = 0.5 * (fit(rows, K_test) - y_test) ** 2 - 0.5 * (full - y_test) ** 2
+        loo_residual[i] = fit(rows, K[i:i + 1])[0] - y[i]
+    return influence, loo_residual
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), log_ridge=st.floats(-4, 4), P=st.integers(6, 60))
+def test_theorem_3_lower_bound_holds(seed: int, log_ridge: float, P: int) -> None:
+    """|I − Î| ≥ λ_min/(λ_min + λ)|I| − ½a²(f⁽⁻ⁱ⁾(x_i) − y_i)² for every pair (eq. 16)."""
+    Phi, Phi_test, y, y_test = features(10, 4, P, seed)
+    K, K_test = Phi @ Phi.T, Phi_test @ Phi.T
+    ridge = 2.0**log_ridge
+    exact, loo_residual = leave_one_out_by_refitting(K, K_test, y, y_test, ridge)
+    ihvp = koh_liang_in_feature_space(Phi, Phi_test, y, y_test, ridge)
+    a = K_test @ torch.linalg.inv(K + ridge * torch.eye(10, dtype=torch.float64))
+    lambda_min = max(float(torch.linalg.eigvalsh(K)[0]), 0.0)
+    bound = lambda_min / (lambda_min + ridge) * exact.abs() - 0.5 * (a * loo_residual) ** 2
+    slack = 1e-9 * float(exact.abs().max())
+    assert bool(((exact - ihvp).abs() >= bound - slack).all())
+    parts = ihvp_decomposition(K, K_test, y, y_test, ridge)
+    torch.testing.assert_close(parts.lower_bound, bound, rtol=1e-6, atol=1e-9)
+
+
+def test_ihvp_is_accurate_for_a_large_ridge_and_poor_for_a_small_one() -> None:
+    Phi, Phi_test, y, y_test = features(15, 6, 80, seed=7)
+    errors = []
+    for ridge in (1e-3, 1e3):
+        parts = ihvp_decomposition(Phi @ Phi.T, Phi_test @ Phi.T, y, y_test, ridge)
+        errors.append(float((parts.exact - parts.ihvp).norm() / parts.exact.norm()))
+    assert errors[0] > 0.9 and errors[1] < 0.01, errors
+
+
+def test_group_complexity_against_explicit_inverses() -> None:
+    Phi, _, y, _ = features(12, 1, 30, seed=11)
+    K = Phi @ Phi.T
+    group = [0, 5, 7]
+    keep = [i for i in range(12) if i not in group]
+    full = float(torch.sqrt(y @ torch.linalg.inv(K) @ y))
+    rest = float(torch.sqrt(y[keep] @ torch.linalg.inv(K[keep][:, keep]) @ y[keep]))
+    assert group_complexity(K, y, group) == pytest.approx(full - rest, rel=1e-10)
+    mask = torch.zeros(12, dtype=torch.bool)
+    mask[group] = True
+    assert group_complexity(K, y, mask) == pytest.approx(full - rest, rel=1e-10)
+    assert group_complexity(K, y, []) == 0.0
+    assert group_complexity(K, y, list(range(12))) == pytest.approx(full, rel=1e-12)
+    # removing points never raises the norm needed to interpolate the rest
+    for i in range(12):
+        assert group_complexity(K, y, [i]) >= -1e-12
+
+
+def test_bad_inputs_name_the_argument() -> None:
+    Phi, Phi_test, y, y_test = features(8, 3, 20, seed=2)
+    K, K_test = Phi @ Phi.T, Phi_test @ Phi.T
+    with pytest.raises(ValueError, match="ridge must be a finite number >= 0"):
+        ntk_ihvp_influence(K, K_test, y, y_test, -1.0)
+    with pytest.raises(ValueError, match="K_test_train must have n = 8 columns"):
+        ihvp_decomposition(K, K_test[:, :7], y, y_test, 0.1)
+    with pytest.raises(ValueError, match="y_test must have 3 entries"):
+        ihvp_decomposition(K, K_test, y, y_test[:2], 0.1)
+    with pytest.raises(ValueError, match=r"lie in \[0, 8\)"):
+        group_complexity(K, y, [8])
+    with pytest.raises(ValueError, match="must not repeat"):
+        group_complexity(K, y, [1, 1])
+    with pytest.raises(ValueError, match="boolean group mask must have length n = 8"):
+        group_complexity(K, y, torch.ones(7, dtype=torch.bool))
+    with pytest.raises(ValueError, match="integer indices"):
+        group_complexity(K, y, [0.5])
+    with pytest.raises(ValueError, match="K_train must be positive definite"):
+        group_complexity(Phi[:, :3] @ Phi[:, :3].T, y, [0])
+    with pytest.raises(ValueError, match="K_train must be symmetric"):
+        group_complexity(K + torch.triu(torch.ones_like(K), 1), y, [0])
+    with pytest.raises(ValueError, match="y_train must have 8 entries"):
+        group_complexity(K, y[:7], [0])
