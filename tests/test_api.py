@@ -31,6 +31,7 @@ DOCUMENTED = {
     "influence.ntk_ihvp_influence": "K_train, K_test_train, y_train, y_test, ridge",
     "influence.ihvp_decomposition": "K_train, K_test_train, y_train, y_test, ridge",
     "influence.group_complexity": "K_train, y_train, group",
+    "influence.ntk_loo_influence_along_time": "K_train, K_test_train, y_train, y_test, t",
     "TwoLayerNet": "d, m, *, tau=1.0, scaling='mean_field', symmetric=True, seed=0",
     "theory.lazy_criterion": "model, X, y, *, iterations=10, restarts=3, seed=0",
     "theory.second_derivative_norm": "model, X, *, iterations=10, restarts=3, rtol=1e-7, seed=0",

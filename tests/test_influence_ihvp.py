@@ -19,6 +19,7 @@ from ntkbook.influence import (
     group_complexity,
     ihvp_decomposition,
     ntk_ihvp_influence,
+    ntk_loo_influence_along_time,
 )
 
 
@@ -157,3 +158,46 @@ def test_bad_inputs_name_the_argument() -> None:
         group_complexity(K + torch.triu(torch.ones_like(K), 1), y, [0])
     with pytest.raises(ValueError, match="y_train must have 8 entries"):
         group_complexity(K, y[:7], [0])
+
+
+def test_influence_along_time_against_matrix_exponentials() -> None:
+    """f_t⁽⁻ⁱ⁾ from K⁻¹(I − expm(−tK)) on each reduced kernel; t → ∞ gives the ridgeless LOO."""
+    X = torch.nn.functional.normalize(
+        torch.randn(9, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64), dim=1)
+    Xt = torch.nn.functional.normalize(
+        torch.randn(4, 3, generator=torch.Generator().manual_seed(6), dtype=torch.float64), dim=1)
+    y, y_test = torch.sin(3 * X[:, 0]), torch.sin(3 * Xt[:, 0])
+    K, K_test = analytic_ntk(X, depth=1), analytic_ntk(Xt, X, depth=1)
+    times = torch.tensor([0.0, 0.3, 2.0, 25.0], dtype=torch.float64)
+
+    def flow(rows, t):
+        Kr = K[rows][:, rows]
+        eye = torch.eye(len(rows), dtype=torch.float64)
+        return K_test[:, rows] @ torch.linalg.solve(Kr, (eye - torch.linalg.matrix_exp(-t * Kr))
+                                                    @ y[rows])
+
+    got = ntk_loo_influence_along_time(K, K_test, y, y_test, times)
+    assert got.shape == (4, 4, 9)
+    for a, t in enumerate(times):
+        full = flow(list(range(9)), t)
+        for i in range(9):
+            rows = [j for j in range(9) if j != i]
+            expected = 0.5 * (flow(rows, t) - y_test) ** 2 - 0.5 * (full - y_test) ** 2
+            torch.testing.assert_close(got[a, :, i], expected, rtol=1e-7, atol=1e-10)
+    assert float(got[0].abs().max()) == 0.0  # at t = 0 nothing has been learned from anyone
+    late = ntk_loo_influence_along_time(K, K_test, y, y_test, 1e6)
+    torch.testing.assert_close(late, ntk_loo_influence(K, K_test, y, y_test, 0.0),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_influence_along_time_bad_inputs() -> None:
+    Phi, Phi_test, y, y_test = features(6, 2, 10, seed=3)
+    K, K_test = Phi @ Phi.T, Phi_test @ Phi.T
+    with pytest.raises(ValueError, match="t must be finite and >= 0"):
+        ntk_loo_influence_along_time(K, K_test, y, y_test, torch.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match="at least 2 training points"):
+        ntk_loo_influence_along_time(K[:1, :1], K_test[:, :1], y[:1], y_test, 1.0)
+    with pytest.raises(ValueError, match="y_test must have 2 entries"):
+        ntk_loo_influence_along_time(K, K_test, y, y_test[:1], 1.0)
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        ntk_loo_influence_along_time(-K, K_test, y, y_test, 1.0)
