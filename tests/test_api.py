@@ -31,6 +31,12 @@ DOCUMENTED = {
     "influence.ntk_ihvp_influence": "K_train, K_test_train, y_train, y_test, ridge",
     "influence.ihvp_decomposition": "K_train, K_test_train, y_train, y_test, ridge",
     "influence.group_complexity": "K_train, y_train, group",
+    "influence.inverse_hvp": "model, X, y, V, *, loss='squared', ridge=0.0, solver='cg'",
+    "influence.koh_liang_influence": "model, X_train, y_train, X_test, y_test, *, loss='squared',"
+                                     " ridge=0.0, solver='direct'",
+    "influence.fit_to_optimum": "model, X, y, *, loss='squared', ridge=0.0, anchor=None",
+    "influence.leave_one_out_retraining": "model, X_train, y_train, X_test, y_test, *,"
+                                          " indices=None, loss='squared', ridge=0.0",
     "influence.ntk_loo_influence_along_time": "K_train, K_test_train, y_train, y_test, t",
     "TwoLayerNet": "d, m, *, tau=1.0, scaling='mean_field', symmetric=True, seed=0",
     "theory.lazy_criterion": "model, X, y, *, iterations=10, restarts=3, seed=0",
