@@ -349,7 +349,11 @@ class _Objective:
         return out
 
     def outputs(self, w: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.model, {**self.frozen, **self.params(w)}, (X,)).reshape(-1)
+        out = functional_call(self.model, {**self.frozen, **self.params(w)}, (X,))
+        if out.numel() != X.shape[0]:
+            raise ValueError(f"the model must have a scalar output: {X.shape[0]} inputs gave "
+                             f"an output of shape {tuple(out.shape)}")
+        return out.reshape(-1)
 
     def value(self, w: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         terms = _example_losses(self.outputs(w, self.X), self.y, self.loss)

@@ -164,5 +164,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
         fit_to_optimum(model, X, y)
     with pytest.raises(ValueError, match=r"indices must lie in \[0, 8\)"):
         leave_one_out_retraining(model, X, y, Xt, yt, indices=[8], ridge=1.0)
+    with pytest.raises(ValueError, match="scalar output"):
+        inverse_hvp(nn.Linear(12, 3).double(), X, y, torch.ones(1, 39, dtype=torch.float64))
     with pytest.raises(ValueError, match="anchor must have 12 entries"):
         fit_to_optimum(model, X, y, ridge=1.0, anchor=torch.zeros(3, dtype=torch.float64))
