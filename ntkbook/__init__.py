@@ -21,6 +21,7 @@ from . import (
     dynamics,
     empirical,
     exercises,
+    implicit_bias,
     influence,
     kernels,
     models,
@@ -38,7 +39,15 @@ from .dynamics import (
 from .empirical import empirical_ntk, hessian_spectral_norm, layer_grams
 from .influence import ntk_loo_influence
 from .kernels import analytic_nngp, analytic_ntk, layer_kernels, relu_two_layer_ntk
-from .models import MLP, LazyModel, LinearizedModel, TwoLayerNet, TwoLayerReLU, linearize
+from .models import (
+    MLP,
+    LazyModel,
+    LinearizedModel,
+    TwoLayerNet,
+    TwoLayerReLU,
+    antisymmetric_copy,
+    linearize,
+)
 
 __version__ = "0.1.0"
 
@@ -57,6 +66,7 @@ __all__ = [
     "TwoLayerReLU",
     "analytic_nngp",
     "analytic_ntk",
+    "antisymmetric_copy",
     "config",
     "data",
     "device",
@@ -64,6 +74,7 @@ __all__ = [
     "empirical",
     "empirical_ntk",
     "exercises",
+    "implicit_bias",
     "experiment_scale",
     "gradient_descent",
     "gradient_descent_prediction",

@@ -229,3 +229,71 @@ def flip_labels(y: torch.Tensor, fraction: float, *, seed: int = 0,
     else:
         noisy = new_index.to(y.dtype)
     return noisy, flipped
+
+
+# --- Linear models (chapter 6: implicit bias) -------------------------------------------------
+
+
+def linearly_separable(n: int, d: int, *, margin: float = 0.1, seed: int = 0,
+                       dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two classes that a hyperplane through the origin separates with a guaranteed margin.
+
+    A teacher direction u is drawn uniformly on the sphere; each point is z + margin·y·u with
+    z ~ N(0, I_d) and label y = sign(uᵀz), so that y_i uᵀx_i ≥ ``margin`` for every point. The
+    max-margin direction is close to, but not exactly, u.
+
+    Returns:
+        ``(X, y)``: X of shape (n, d), labels y = ±1.
+    """
+    n, d = positive_int(n, "n"), positive_int(d, "d")
+    margin = nonnegative_float(margin, "margin")
+    g = _gen(seed)
+    u = torch.nn.functional.normalize(torch.randn(d, generator=g, dtype=torch.float64), dim=0)
+    Z = torch.randn(n, d, generator=g, dtype=torch.float64)
+    y = torch.where(Z @ u >= 0, 1.0, -1.0).to(torch.float64)
+    X = Z + margin * y[:, None] * u[None, :]
+    return X.to(dtype), y.to(dtype)
+
+
+@dataclass(frozen=True)
+class RegressionData:
+    """A noisy linear regression y = Xw* + ε with a held-out test set drawn the same way."""
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    w_star: torch.Tensor
+    noise: float
+
+    def __repr__(self) -> str:
+        return (
+            f"RegressionData(n_train={self.X_train.shape[0]}, n_test={self.X_test.shape[0]}, "
+            f"d={self.X_train.shape[1]}, noise={self.noise:g})"
+        )
+
+
+def linear_regression(n: int, d: int, *, n_test: int = 0, noise: float = 0.5,
+                      decay: float = 0.0, seed: int = 0,
+                      dtype: torch.dtype = torch.float64) -> RegressionData:
+    """Gaussian inputs with covariance diag(j^{−decay}), j = 1..d, and y = xᵀw* + ε.
+
+    w* ~ N(0, I_d/d) (so E‖w*‖² = 1), ε ~ N(0, ``noise``²). With n < d the least-squares problem
+    is under-determined: the interpolating solutions form an affine space of dimension d − n.
+
+    Args:
+        n: training points. d: dimension. n_test: test points (same w*, fresh inputs and noise).
+        noise: the standard deviation of ε (≥ 0). decay: covariance eigenvalues j^{−decay} (≥ 0).
+    """
+    n, d = positive_int(n, "n"), positive_int(d, "d")
+    if isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 0:
+        raise ValueError(f"n_test must be an integer >= 0, got {n_test!r}")
+    noise = nonnegative_float(noise, "noise")
+    decay = nonnegative_float(decay, "decay")
+    g = _gen(seed)
+    scale = torch.arange(1, d + 1, dtype=torch.float64) ** (-decay / 2)
+    w_star = torch.randn(d, generator=g, dtype=torch.float64) / math.sqrt(d)
+    X = torch.randn(n + n_test, d, generator=g, dtype=torch.float64) * scale
+    y = X @ w_star + noise * torch.randn(n + n_test, generator=g, dtype=torch.float64)
+    X, y = X.to(dtype), y.to(dtype)
+    return RegressionData(X[:n], y[:n], X[n:], y[n:], w_star.to(dtype), noise)

@@ -24,7 +24,8 @@ import torch
 from ._checks import positive_float, positive_int
 from .data import sphere
 from .empirical import empirical_ntk, hessian_spectral_norm
-from .kernels import analytic_nngp, analytic_ntk
+from .implicit_bias import least_squares_limit, max_margin
+from .kernels import analytic_nngp, analytic_ntk, relu_two_layer_ntk
 from .models import MLP, TwoLayerNet
 from .theory import lazy_criterion
 
@@ -269,3 +270,208 @@ def ch3_homogeneous_kappa(answer, *, tau: float) -> ExerciseResult:
     X, y = _ch3_data()
     expected = lazy_criterion(TwoLayerNet(5, 40, tau=tau, seed=0), X, y).kappa
     return check_number(answer, expected, rtol=1e-3, name=f"kappa at tau = {tau:g}")
+
+
+# --- Chapter 6 checkers -------------------------------------------------------------------
+
+
+def _ch6_equation() -> tuple[torch.Tensor, torch.Tensor]:
+    # Chapter 6, exercise 1: the single equation x₁ + 2x₂ + 2x₃ = 3 in ℝ³.
+    return (torch.tensor([[1.0, 2.0, 2.0]], dtype=torch.float64),
+            torch.tensor([3.0], dtype=torch.float64))
+
+
+def ch6_gd_limit(answer, *, w0=(0.0, 0.0, 0.0)) -> ExerciseResult:
+    """Where gradient descent on ½(x₁ + 2x₂ + 2x₃ − 3)² ends when started at w₀ (chapter 6, ex. 1).
+
+    The reference is :func:`ntkbook.implicit_bias.least_squares_limit`, X⁺y + (I − X⁺X)w₀: the
+    minimum-norm solution plus the part of w₀ that gradient descent never moves.
+
+    Args:
+        answer: the reader's limit, three numbers.
+        w0: the start, three numbers.
+
+    Raises:
+        ValueError: ``w0`` does not hold three finite numbers.
+    """
+    start = torch.as_tensor(np.asarray(w0, dtype=float), dtype=torch.float64)
+    if start.shape != (3,) or not bool(torch.isfinite(start).all()):
+        raise ValueError(f"w0 must be three finite numbers, got {w0!r}")
+    X, y = _ch6_equation()
+    expected = least_squares_limit(X, y, start)
+    result = check_array(answer, expected, rtol=1e-6, atol=1e-9,
+                         name=f"limit of gradient descent from w0 = {tuple(start.tolist())}")
+    a = _as_array(answer, "answer")
+    if not result and a.shape == (3,) and abs(float(X[0].numpy() @ a) - 3.0) < 1e-6:
+        return ExerciseResult(False, result.message + " Your vector solves the equation, but "
+                              "not the one gradient descent reaches from this start: which "
+                              "part of w0 does it never change?")
+    return result
+
+
+def _ch6_points() -> tuple[torch.Tensor, torch.Tensor]:
+    # Chapter 6, exercise 3: three labelled points in the plane.
+    X = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0]], dtype=torch.float64)
+    return X, torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)
+
+
+def ch6_max_margin(answer) -> ExerciseResult:
+    """The hard-margin SVM ŵ (no intercept) of the three points of chapter 6, exercise 3.
+
+    x₁ = (1, 0), y₁ = +1; x₂ = (0, 2), y₂ = −1; x₃ = (3, 1), y₃ = +1. The reference is
+    :func:`ntkbook.implicit_bias.max_margin` (scikit-learn's SVC, accurate to about 1e-6), the
+    minimizer of ‖w‖ subject to y_i x_iᵀw ≥ 1 (Soudry et al. 2018, the limit direction of
+    logistic regression).
+
+    Args:
+        answer: the reader's ŵ, two numbers (scaled so that the smallest margin is 1).
+    """
+    X, y = _ch6_points()
+    expected = max_margin(X, y).w
+    result = check_array(answer, expected, rtol=1e-4, atol=1e-5, name="max-margin vector")
+    a = _as_array(answer, "answer")
+    if not result and a.shape == (2,) and np.linalg.norm(a) > 0:
+        e = expected.numpy()
+        cos = float(a @ e) / (np.linalg.norm(a) * np.linalg.norm(e))
+        if cos > 1 - 1e-8:
+            return ExerciseResult(False, "max-margin vector: the direction is right but the "
+                                  "scale is not; scale it so that min_i y_i x_i^T w = 1.")
+    return result
+
+
+# --- Chapter 4 checkers -------------------------------------------------------------------
+
+
+def ch4_two_point_lambda0(answer, *, angle: float) -> ExerciseResult:
+    """λ₀ = λ_min(H^∞) for two unit inputs at the given angle (chapter 4, exercise 1).
+
+    The reference is the least eigenvalue of :func:`ntkbook.relu_two_layer_ntk` (Du et al. 2019,
+    the Gram matrix H^∞) on x₁ = (1, 0) and x₂ = (cos θ, sin θ).
+
+    Args:
+        answer: the reader's λ₀, a number.
+        angle: θ in radians, 0 < θ ≤ π.
+    """
+    angle = positive_float(angle, "angle")
+    if angle > math.pi:
+        raise ValueError(f"angle must be in (0, pi], got {angle}")
+    X = torch.tensor([[1.0, 0.0], [math.cos(angle), math.sin(angle)]], dtype=torch.float64)
+    expected = float(torch.linalg.eigvalsh(relu_two_layer_ntk(X))[0])
+    result = check_number(answer, expected, rtol=1e-6, atol=1e-9,
+                          name=f"lambda_0 at angle {angle:.4g}")
+    given = _as_array(answer, "answer")
+    if not result.correct and given.size == 1:
+        a = float(given.reshape(()))
+        if abs(a - 2 * expected) <= 1e-6 * abs(expected) + 1e-9:
+            return ExerciseResult(False, "lambda_0: twice the reference; H^inf(x, x) is 1/2 for "
+                                  "a unit x (the indicator is on half the time).")
+        largest = float(torch.linalg.eigvalsh(relu_two_layer_ntk(X))[-1])
+        if abs(a - largest) <= 1e-6 * abs(largest) + 1e-9:
+            return ExerciseResult(False, "lambda_0: that is the largest eigenvalue, "
+                                  "1/2 + |H_12|; the least one subtracts.")
+    return result
+
+
+# --- Chapter 5 checkers -------------------------------------------------------------------
+
+
+def _ch5_inputs() -> list[tuple[torch.Tensor, torch.Tensor, float, int]]:
+    # Kernels J Jᵀ of random Jacobians: a full-rank one, one of rank 3 < n (zero eigenvalues),
+    # and a 1 × 1 case; step sizes up to 1/λ_max, step counts from 0 to 200.
+    g = torch.Generator().manual_seed(5)
+    cases = []
+    for n, p, steps in [(8, 20, 37), (8, 3, 200), (1, 4, 5), (6, 6, 0)]:
+        J = torch.randn(n, p, generator=g, dtype=torch.float64)
+        K = J @ J.T
+        r0 = torch.randn(n, generator=g, dtype=torch.float64)
+        cases.append((K, r0, 0.9 / float(torch.linalg.eigvalsh(K)[-1]), steps))
+    return cases
+
+
+def _ch5_reference(K: torch.Tensor, r0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
+    from .theory import information_split, linearized_residual
+
+    top = float(torch.linalg.eigvalsh(K)[-1]) ** 0.5
+    split = information_split(kernel=K, cutoff=0.5 * top)  # the cutoff does not matter here
+    return linearized_residual(split, r0, lr=lr, steps=steps)
+
+
+def ch5_linearized_residual(answer_fn: Callable) -> ExerciseResult:
+    """The reader's r̃_τ = Σ_s (1 − ηλ_s²)^τ (u_sᵀr₀) u_s (chapter 5, exercise 1).
+
+    The reference is :func:`ntkbook.theory.linearized_residual` (Oymak et al. 2019, the
+    linearized residual). The test inputs include a kernel with zero eigenvalues and τ = 0.
+
+    Args:
+        answer_fn: a function ``(K, r0, lr, steps)`` of the (n, n) kernel J Jᵀ, the (n,) initial
+            residual, the step size and an integer number of steps, returning the (n,) residual.
+    """
+    return check_function(answer_fn, _ch5_reference, _ch5_inputs(), rtol=1e-6, atol=1e-9,
+                          name="linearized_residual")
+
+
+# --- Chapter 7 checkers -------------------------------------------------------------------
+
+
+def _ch7_inputs() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]]:
+    # Ridge regression problems (X, y, X_test, y_test, λ): more points than features, fewer
+    # points than features (leverages near 1 at a small ridge), and a single test point.
+    g = torch.Generator().manual_seed(7)
+    cases = []
+    for n, d, n_test, ridge in [(12, 4, 3, 0.5), (6, 10, 2, 0.05), (9, 3, 1, 2.0)]:
+        X = torch.randn(n, d, generator=g, dtype=torch.float64)
+        w = torch.randn(d, generator=g, dtype=torch.float64)
+        y = X @ w + 0.3 * torch.randn(n, generator=g, dtype=torch.float64)
+        X_test = torch.randn(n_test, d, generator=g, dtype=torch.float64)
+        y_test = X_test @ w + 0.3 * torch.randn(n_test, generator=g, dtype=torch.float64)
+        cases.append((X, y, X_test, y_test, ridge))
+    return cases
+
+
+def ch7_exact_loo(answer_fn: Callable) -> ExerciseResult:
+    """The reader's exact leave-one-out influence of ridge regression (chapter 7, exercise 1).
+
+    The model is f(x) = wᵀx (no bias) fitted by L(w) = Σ_i ½(wᵀx_i − y_i)² + ½λ‖w‖²; the answer
+    is I[t, i] = ½(f⁽⁻ⁱ⁾(x_t) − y_t)² − ½(f(x_t) − y_t)², computed without retraining (the
+    leverage correction of Koh & Liang's first-order estimate plus the second-order term of the
+    quadratic test loss). The reference is :func:`ntkbook.influence.ntk_loo_influence` with the
+    linear kernel K = XXᵀ (Zhang & Zhang 2022, eq. 8–9), which is ridge regression in dual form.
+    A wrong answer that equals the first-order estimate, the leverage-corrected first-order term
+    alone, or the exact answer with the opposite sign is named as such.
+
+    Args:
+        answer_fn: a function ``(X, y, X_test, y_test, ridge)`` of (n, d), (n,), (n_test, d),
+            (n_test,) float64 tensors and λ > 0, returning the (n_test, n) influences.
+    """
+    from .influence import ihvp_decomposition
+
+    name = "exact_loo"
+    if not callable(answer_fn):
+        return ExerciseResult(False,
+                              f"{name}: expected a function, got {type(answer_fn).__name__}.")
+    for k, (X, y, X_test, y_test, ridge) in enumerate(_ch7_inputs()):
+        try:
+            got = answer_fn(X.clone(), y.clone(), X_test.clone(), y_test.clone(), ridge)
+        except Exception as err:  # the reader's code: report, don't crash the chapter
+            return ExerciseResult(False, f"{name}: raised {type(err).__name__}: {err} "
+                                         f"on test input {k}.")
+        parts = ihvp_decomposition(X @ X.T, X_test @ X.T, y, y_test, ridge)
+        result = check_array(got, parts.exact, rtol=1e-6, atol=1e-10,
+                             name=f"{name} on test input {k}")
+        if result:
+            continue
+        a = _as_array(got, name)
+        known = {
+            "the first-order (Koh & Liang) estimate ∇ℓ_tᵀH⁻¹∇ℓ_i: divide it by 1 − h_ii and "
+            "add the second-order term of the test loss": parts.ihvp,
+            "only the leverage-corrected first-order term: the test loss is quadratic in the "
+            "prediction, add ½(f⁽⁻ⁱ⁾(x_t) − f(x_t))²": parts.first_order,
+            "the exact influence with the opposite sign: the book's convention is "
+            "ℓ_t(without i) − ℓ_t(with i)": -parts.exact,
+        }
+        for label, value in known.items():
+            e = _as_array(value, "expected")
+            if a.shape == e.shape and np.allclose(a, e, rtol=1e-6, atol=1e-10):
+                return ExerciseResult(False, f"{name} on test input {k}: this is {label}.")
+        return result
+    return ExerciseResult(True, f"{name}: correct on all {len(_ch7_inputs())} test inputs.")

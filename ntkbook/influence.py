@@ -557,8 +557,9 @@ def _inverse_hvp(objective: _Objective, V: torch.Tensor, *, solver: str, damping
                     weights[chosen] = n / batch_size
                 h = V + h - apply(h, weights) / scale
                 if not torch.isfinite(h).all() or float(h.abs().max()) > 1e30:
-                    raise ValueError(f"LiSSA diverged: scale = {scale:.4g} must exceed the "
-                                     "largest eigenvalue of H + damping·I")
+                    raise ValueError(f"LiSSA diverged: scale = {scale:.4g} must exceed half the "
+                                     "largest eigenvalue of H + damping·I (scale=None estimates "
+                                     "it)")
             X_sol = X_sol + h / scale
         X_sol = X_sol / repeats
         iterations = depth * repeats

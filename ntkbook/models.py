@@ -355,3 +355,37 @@ def linearize(model: nn.Module) -> LinearizedModel:
     descent is training the linear model in w that the NTK theory describes.
     """
     return LinearizedModel(model)
+
+
+# --- Chapter 4: a two-layer network that starts from the zero function --------------------------
+
+
+def antisymmetric_copy(model: TwoLayerReLU) -> TwoLayerReLU:
+    """A copy of ``model`` whose second half of neurons mirrors the first with a_r negated.
+
+    Neuron m/2 + r gets w_{m/2+r}(0) = w_r(0) and a_{m/2+r} = −a_r, so f(·; W(0)) = 0 exactly
+    while the tangent kernel at initialization equals that of the first m/2 neurons:
+    H(0) = (XXᵀ) ⊙ (S Sᵀ)/(m/2) with S the pattern of the first half. Arora et al. (ICML 2019,
+    Sec. 4) make u(0) small by a small initialization scale κ; this makes it zero at any κ, which
+    keeps the activation patterns as stable as κ = 1 allows. The neurons are trained
+    independently afterwards.
+
+    Args:
+        model: a :class:`TwoLayerReLU` with an even width m; it is not changed.
+
+    Returns:
+        A new :class:`TwoLayerReLU` with the same d, m, κ, dtype and device.
+
+    Raises:
+        TypeError: ``model`` is not a TwoLayerReLU. ValueError: m is odd.
+    """
+    if not isinstance(model, TwoLayerReLU):
+        raise TypeError(f"model must be a TwoLayerReLU, got {type(model).__name__}")
+    if model.m % 2:
+        raise ValueError(f"an antisymmetric copy needs an even width m, got {model.m}")
+    half = model.m // 2
+    mirrored = copy.deepcopy(model)
+    with torch.no_grad():
+        mirrored.W[half:] = model.W[:half]
+        mirrored.a[half:] = -model.a[:half]
+    return mirrored

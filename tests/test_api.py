@@ -39,6 +39,7 @@ DOCUMENTED = {
                                           " indices=None, loss='squared', ridge=0.0",
     "influence.ntk_loo_influence_along_time": "K_train, K_test_train, y_train, y_test, t",
     "TwoLayerNet": "d, m, *, tau=1.0, scaling='mean_field', symmetric=True, seed=0",
+    "theory.ihvp_error_rate_lower_bound": "K_train, ridge",
     "theory.lazy_criterion": "model, X, y, *, iterations=10, restarts=3, seed=0",
     "theory.second_derivative_norm": "model, X, *, iterations=10, restarts=3, rtol=1e-7, seed=0",
     "linearize": "model",
