@@ -76,3 +76,15 @@ def square(K: object, name: str) -> torch.Tensor:
     if K.shape[0] != K.shape[1]:
         raise ValueError(f"{name} must be square, got shape {tuple(K.shape)}")
     return K
+
+
+def kernel_pair(K_train: object, K_test_train: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check a square training kernel and a test-by-train kernel with matching columns."""
+    K_train = square(K_train, "K_train")
+    K_test_train = as_matrix(K_test_train, "K_test_train")
+    n = K_train.shape[0]
+    if K_test_train.shape[1] != n:
+        raise ValueError(
+            f"K_test_train must have n = {n} columns to match K_train, got {K_test_train.shape[1]}"
+        )
+    return K_train, K_test_train

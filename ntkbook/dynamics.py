@@ -18,7 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import as_matrix, as_vector, nonnegative_float, positive_float, positive_int, square
+from ._checks import (
+    as_matrix,
+    as_vector,
+    kernel_pair,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+)
 from .models import MLP, TwoLayerReLU
 
 
@@ -203,13 +210,8 @@ def kernel_ridge(
             example λ = 0 with a singular kernel).
     """
     ridge = nonnegative_float(ridge, "ridge")
-    K_train = square(K_train, "K_train")
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
     n = K_train.shape[0]
-    K_test_train = as_matrix(K_test_train, "K_test_train")
-    if K_test_train.shape[1] != n:
-        raise ValueError(
-            f"K_test_train must have n = {n} columns to match K_train, got {K_test_train.shape[1]}"
-        )
     Y = _targets(y_train, n)
     chol = _cholesky(K_train, ridge)
     coef = torch.cholesky_solve(Y.to(K_train.dtype), chol)
@@ -251,13 +253,8 @@ def _cholesky(K: torch.Tensor, ridge: float) -> torch.Tensor:
 
 
 def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spectral_filter):
-    K_train = square(K_train, "K_train")
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
     n = K_train.shape[0]
-    K_test_train = as_matrix(K_test_train, "K_test_train")
-    if K_test_train.shape[1] != n:
-        raise ValueError(
-            f"K_test_train must have n = {n} columns to match K_train, got {K_test_train.shape[1]}"
-        )
     y_train = as_vector(y_train, "y_train", n)
     zero_train = torch.zeros(n, dtype=K_train.dtype, device=K_train.device)
     zero_test = torch.zeros(K_test_train.shape[0], dtype=K_train.dtype, device=K_train.device)

@@ -23,20 +23,23 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, hessian, vmap
 
-from ._checks import as_matrix, as_vector, nonnegative_float, positive_float, positive_int, square
+from ._checks import (
+    as_matrix,
+    as_vector,
+    kernel_pair,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    square,
+)
 from .dynamics import _cholesky, _times, gradient_flow_prediction
 
 
 def _kernel_problem(K_train, K_test_train, y_train, y_test, ridge):
     """Validate a kernel ridge problem; return it with G = (K + λI)⁻¹ and α = G y."""
     ridge = nonnegative_float(ridge, "ridge")
-    K_train = square(K_train, "K_train")
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
     n = K_train.shape[0]
-    K_test_train = as_matrix(K_test_train, "K_test_train")
-    if K_test_train.shape[1] != n:
-        raise ValueError(
-            f"K_test_train must have n = {n} columns to match K_train, got {K_test_train.shape[1]}"
-        )
     y_train = as_vector(y_train, "y_train", n)
     y_test = as_vector(y_test, "y_test", K_test_train.shape[0])
     chol = _cholesky(K_train, ridge)
@@ -265,13 +268,8 @@ def ntk_loo_influence_along_time(
     Returns:
         (n_test, n) for a scalar t; (len(t), n_test, n) for a tensor of times.
     """
-    K_train = square(K_train, "K_train")
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
     n = K_train.shape[0]
-    K_test_train = as_matrix(K_test_train, "K_test_train")
-    if K_test_train.shape[1] != n:
-        raise ValueError(
-            f"K_test_train must have n = {n} columns to match K_train, got {K_test_train.shape[1]}"
-        )
     if n < 2:
         raise ValueError(f"leave-one-out needs at least 2 training points, got n = {n}")
     y_train = as_vector(y_train, "y_train", n)
