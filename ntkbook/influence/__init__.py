@@ -36,9 +36,11 @@ from .ntk import (
     ntk_loo_influence,
     ntk_loo_influence_along_time,
 )
+from .wide import RegularizedFit, nn_loo_influence, train_regularized
 
 __all__ = [
     "LOSSES",
+    "RegularizedFit",
     "SOLVERS",
     "IHVPDecomposition",
     "IHVPSolution",
@@ -52,4 +54,6 @@ __all__ = [
     "ntk_ihvp_influence",
     "ntk_loo_influence",
     "ntk_loo_influence_along_time",
+    "nn_loo_influence",
+    "train_regularized",
 ]
