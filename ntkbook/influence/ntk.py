@@ -3,6 +3,8 @@
 * :func:`ntk_loo_influence` — exact kernel-ridge leave-one-out influence (eq. 8–9);
 * :func:`ntk_ihvp_influence` — the IHVP estimate in the NTK regime (Prop. 1, eq. 13);
 * :func:`ihvp_decomposition` — eq. 14 and Theorem 3's bound;
+* :func:`ihvp_error_rate_lower_bound` — Theorem 3's lower bound λ_min/(λ_min + λ) on the
+  error rate (eq. 16);
 * :func:`group_complexity` — the complexity of a group of training points (eq. 19);
 * :func:`ntk_loo_influence_along_time` — influence after a finite training time (eq. 20).
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import as_vector, kernel_pair, nonnegative_float, square
+from .._checks import as_vector, kernel_pair, nonnegative_float, positive_float, square
 from ..dynamics import _cholesky, _times, gradient_flow_prediction
 
 
@@ -271,3 +273,34 @@ def ntk_loo_influence_along_time(
                                            y_train[rows], times)
         out[:, :, i] = 0.5 * ((without - y_test[None, :]) ** 2 - residual**2)
     return out[0] if scalar else out
+
+
+def ihvp_error_rate_lower_bound(K_train: torch.Tensor, ridge: float) -> float:
+    """λ_min / (λ_min + λ): Zhang & Zhang's lower bound on the IHVP error rate (Theorem 3, eq. 16).
+
+    In the NTK regime the IHVP estimate Î (eq. 13) scales the leading term of the exact
+    leave-one-out influence I (eq. 14) by λG_ii, G = (K + λI)⁻¹, and λG_ii ≤ λ/(λ_min + λ); hence
+    |I − Î| ≥ λ_min/(λ_min + λ)·|I| − ½α(x_i, x_t)²(f⁽⁻ⁱ⁾(x_i) − y_i)² for every pair. The rate
+    tends to 1 (the estimate is useless) as λ → 0 and to 0 as λ → ∞;
+    :func:`ihvp_decomposition` evaluates both sides pair by pair.
+
+    Args:
+        K_train: (n, n) symmetric positive semi-definite kernel on the training set.
+        ridge: λ > 0.
+
+    Returns:
+        λ_min(K_train) / (λ_min(K_train) + λ), in [0, 1).
+
+    Raises:
+        ValueError: a non-square, non-symmetric or indefinite K_train, or ridge ≤ 0.
+    """
+    K_train = square(K_train, "K_train")
+    ridge = positive_float(ridge, "ridge")
+    if not torch.allclose(K_train, K_train.T, rtol=1e-6, atol=1e-8 * float(K_train.abs().max())):
+        raise ValueError("K_train must be symmetric")
+    eigenvalues = torch.linalg.eigvalsh(K_train)
+    if float(eigenvalues[0]) < -1e-10 * float(eigenvalues.abs().max()):
+        raise ValueError("K_train must be positive semi-definite; its least eigenvalue is "
+                         f"{float(eigenvalues[0]):.3g}")
+    lambda_min = max(float(eigenvalues[0]), 0.0)
+    return lambda_min / (lambda_min + ridge)
