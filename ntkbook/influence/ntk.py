@@ -18,17 +18,37 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import as_vector, kernel_pair, nonnegative_float, positive_float, square
+from .._checks import (
+    as_vector,
+    kernel_pair,
+    like,
+    nonnegative_float,
+    positive_float,
+    psd_eigenvalues,
+    same_device,
+    square,
+    symmetric,
+)
 from ..dynamics import _cholesky, _times, gradient_flow_prediction
+
+
+def _kernel_inputs(K_train, K_test_train, y_train, y_test):
+    """Kernels of one dtype and device; targets of the right lengths, cast to that dtype."""
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    like(K_train, "K_train", K_test_train, "K_test_train")
+    y_train = as_vector(y_train, "y_train", K_train.shape[0])
+    y_test = as_vector(y_test, "y_test", K_test_train.shape[0])
+    same_device(K_train, "K_train", y_train, "y_train")
+    same_device(K_train, "K_train", y_test, "y_test")
+    return K_train, K_test_train, y_train.to(K_train.dtype), y_test.to(K_train.dtype)
 
 
 def _kernel_problem(K_train, K_test_train, y_train, y_test, ridge):
     """Validate a kernel ridge problem; return it with G = (K + λI)⁻¹ and α = G y."""
     ridge = nonnegative_float(ridge, "ridge")
-    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    K_train, K_test_train, y_train, y_test = _kernel_inputs(K_train, K_test_train, y_train,
+                                                            y_test)
     n = K_train.shape[0]
-    y_train = as_vector(y_train, "y_train", n)
-    y_test = as_vector(y_test, "y_test", K_test_train.shape[0])
     chol = _cholesky(K_train, ridge)
     # (K + λI)⁻¹ as a solve against I: same result as cholesky_inverse, steadier speed.
     G = torch.cholesky_solve(torch.eye(n, dtype=K_train.dtype, device=K_train.device), chol)
@@ -169,6 +189,18 @@ def ihvp_decomposition(
     )
 
 
+def _group_index(group: object, device: torch.device) -> torch.Tensor:
+    if group is None or isinstance(group, (str, bytes)) or not (
+            isinstance(group, torch.Tensor) or hasattr(group, "__iter__")):
+        raise TypeError("group must be a 1-D sequence of integer indices or a boolean mask, "
+                        f"got {type(group).__name__}")
+    try:
+        return torch.as_tensor(group, device=device)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError("group must be a 1-D sequence of integer indices or a boolean mask, "
+                        f"got {group!r}") from err
+
+
 def group_complexity(K_train: torch.Tensor, y_train: torch.Tensor, group) -> float:
     """Complexity added by a group of training points (Zhang & Zhang 2022, eq. 19).
 
@@ -188,15 +220,17 @@ def group_complexity(K_train: torch.Tensor, y_train: torch.Tensor, group) -> flo
         C(X_I), a float.
 
     Raises:
+        TypeError: a group that is not a sequence of indices or a mask.
         ValueError: a K_train that is not symmetric positive definite, indices out of range or
             repeated.
     """
     K_train = square(K_train, "K_train")
-    if not torch.allclose(K_train, K_train.T, rtol=1e-6, atol=1e-8 * float(K_train.abs().max())):
-        raise ValueError("K_train must be symmetric")
+    symmetric(K_train, "K_train")
     n = K_train.shape[0]
     y_train = as_vector(y_train, "y_train", n)
-    index = torch.as_tensor(group, device=K_train.device)
+    same_device(K_train, "K_train", y_train, "y_train")
+    y_train = y_train.to(K_train.dtype)
+    index = _group_index(group, K_train.device)
     if index.numel() == 0:
         index = index.reshape(0).long()
     if index.dtype == torch.bool:
@@ -204,7 +238,7 @@ def group_complexity(K_train: torch.Tensor, y_train: torch.Tensor, group) -> flo
             raise ValueError(
                 f"a boolean group mask must have length n = {n}, got {tuple(index.shape)}")
         index = index.nonzero().reshape(-1)
-    if index.dtype.is_floating_point or index.dim() != 1:
+    if index.dtype.is_floating_point or index.is_complex() or index.dim() != 1:
         raise ValueError("group must be a 1-D sequence of integer indices or a boolean mask")
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n):
         raise ValueError(f"group indices must lie in [0, {n}), got {index.tolist()}")
@@ -255,12 +289,11 @@ def ntk_loo_influence_along_time(
     Returns:
         (n_test, n) for a scalar t; (len(t), n_test, n) for a tensor of times.
     """
-    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    K_train, K_test_train, y_train, y_test = _kernel_inputs(K_train, K_test_train, y_train,
+                                                            y_test)
     n = K_train.shape[0]
     if n < 2:
         raise ValueError(f"leave-one-out needs at least 2 training points, got n = {n}")
-    y_train = as_vector(y_train, "y_train", n)
-    y_test = as_vector(y_test, "y_test", K_test_train.shape[0])
     times, scalar = _times(t, K_train)
     full = gradient_flow_prediction(K_train, K_test_train, y_train, times)  # (T, n_test)
     residual = full - y_test[None, :]
@@ -296,11 +329,8 @@ def ihvp_error_rate_lower_bound(K_train: torch.Tensor, ridge: float) -> float:
     """
     K_train = square(K_train, "K_train")
     ridge = positive_float(ridge, "ridge")
-    if not torch.allclose(K_train, K_train.T, rtol=1e-6, atol=1e-8 * float(K_train.abs().max())):
-        raise ValueError("K_train must be symmetric")
+    symmetric(K_train, "K_train")
     eigenvalues = torch.linalg.eigvalsh(K_train)
-    if float(eigenvalues[0]) < -1e-10 * float(eigenvalues.abs().max()):
-        raise ValueError("K_train must be positive semi-definite; its least eigenvalue is "
-                         f"{float(eigenvalues[0]):.3g}")
+    psd_eigenvalues(eigenvalues, "K_train")
     lambda_min = max(float(eigenvalues[0]), 0.0)
     return lambda_min / (lambda_min + ridge)
