@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._checks import as_matrix, as_vector, nonnegative_float, positive_float, positive_int, square
-from ..empirical import _split_parameters, empirical_ntk
+from .._checks import (
+    as_matrix,
+    as_vector,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    psd_eigenvalues,
+    square,
+    symmetric,
+)
+from ..empirical import _scalar_kernel, _split_parameters
 from ..kernels import layer_kernels
 from ..models import TwoLayerReLU
 
@@ -75,9 +85,16 @@ def du_two_layer_requirements(n: int, lambda_0: float, *, delta: float = 0.1,
     if delta >= 1:
         raise ValueError(f"delta must be in (0, 1), got {delta}")
     kappa = positive_float(kappa, "kappa")
+    # In logarithms: n⁶ of a large int overflows a float, and λ₀⁴ of a small λ₀ underflows to 0.
+    log10_width = (6 * math.log10(n) - 4 * math.log10(lambda_0) - 3 * math.log10(delta)
+                   - 2 * math.log10(kappa))
+    if log10_width >= math.log10(sys.float_info.max):
+        raise ValueError(f"the width n^6 / (lambda_0^4 delta^3 kappa^2) = 10^{log10_width:.0f} "
+                         f"overflows a float (n={n}, lambda_0={lambda_0:g}, delta={delta:g}, "
+                         f"kappa={kappa:g})")
     return ConvergenceRequirements(
-        width=n**6 / (lambda_0**4 * delta**3 * kappa**2),
-        lr=lambda_0 / n**2,
+        width=10.0**log10_width,
+        lr=math.exp(math.log(lambda_0) - 2 * math.log(n)),
         n=n, lambda_0=lambda_0, delta=delta, kappa=kappa,
     )
 
@@ -161,13 +178,9 @@ def flip_probability(radius: float, kappa: float = 1.0) -> float:
 
 def _symmetric_psd(K: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     K = square(K, name)
-    scale = float(K.abs().max())
-    if not torch.allclose(K, K.T, rtol=1e-6, atol=1e-10 * max(scale, 1e-300)):
-        raise ValueError(f"{name} must be symmetric")
+    symmetric(K, name)
     lam, V = torch.linalg.eigh(0.5 * (K + K.T))
-    if float(lam[0]) < -1e-10 * max(scale, 1e-300) * K.shape[0]:
-        raise ValueError(f"{name} must be positive semi-definite; least eigenvalue "
-                         f"{float(lam[0]):.3g}")
+    psd_eigenvalues(lam, name)  # the tolerance follows K's dtype
     return lam.clamp_min(0.0), V
 
 
@@ -203,15 +216,24 @@ class SpectralProjections:
     projections: np.ndarray
 
     def top_fraction(self, count: int) -> float:
-        """Σ_{i ≤ count} (v_iᵀy)² / ‖y‖²: the share of the labels in the top eigenvectors."""
+        """Σ_{i ≤ count} (v_iᵀy)² / ‖y‖²: the share of the labels in the top eigenvectors.
+
+        Raises:
+            ValueError: y = 0, whose share is undefined.
+        """
         count = positive_int(count, "count")
         p2 = self.projections**2
-        return float(p2[:count].sum() / p2.sum())
+        total = p2.sum()
+        if not total > 0:
+            raise ValueError("y = 0: the share of ||y||^2 in the top eigenvectors is undefined")
+        return float(p2[:count].sum() / total)
 
     def __repr__(self) -> str:
+        share = (f"{self.top_fraction(10):.3f}" if (self.projections**2).sum() > 0
+                 else "undefined (y = 0)")
         return (f"SpectralProjections(n={len(self.eigenvalues)}, "
                 f"lambda_max={self.eigenvalues[0]:.4g}, lambda_min={self.eigenvalues[-1]:.4g}, "
-                f"top-10 share={self.top_fraction(10):.3f})")
+                f"top-10 share={share})")
 
 
 def label_projections(H: torch.Tensor, y: torch.Tensor) -> SpectralProjections:
@@ -280,8 +302,7 @@ def arora_complexity(H: torch.Tensor, y: torch.Tensor) -> float:
     """
     H = square(H, "H")
     y = as_vector(y, "y", H.shape[0]).to(H.dtype)
-    if not torch.allclose(H, H.T, rtol=1e-6, atol=1e-10 * float(H.abs().max())):
-        raise ValueError("H must be symmetric")
+    symmetric(H, "H")
     chol, info = torch.linalg.cholesky_ex(H)
     d = chol.diagonal()
     if int(info) != 0 or float((d.min() / d.max()) ** 2) < 10 * torch.finfo(H.dtype).eps:
@@ -385,7 +406,7 @@ def du_update_decomposition(model: nn.Module, X: torch.Tensor, y: torch.Tensor, 
     flipped = None
     if pattern is not None:
         flipped = (stepped.activation_pattern(X) != pattern).any(dim=1)
-    K = empirical_ntk(model, X)
+    K = _scalar_kernel(model, X)
     residual = y - u
     size = float(residual @ residual)
     if size == 0.0:

@@ -17,7 +17,8 @@ from torch import nn
 from torch.func import functional_call, jvp
 
 from .._checks import as_matrix, as_vector, nonnegative_float, positive_int
-from ..empirical import _split_parameters, empirical_ntk
+from .._checks import seed as check_seed
+from ..empirical import _scalar_kernel, _split_parameters
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,7 @@ def second_derivative_norm(model: nn.Module, X: torch.Tensor, *, iterations: int
     iterations = positive_int(iterations, "iterations")
     restarts = positive_int(restarts, "restarts")
     rtol = nonnegative_float(rtol, "rtol")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    seed = check_seed(seed)
     X = as_matrix(X, "X")
     params, frozen = _split_parameters(model)
     first = next(iter(params.values()))
@@ -194,13 +194,14 @@ def lazy_criterion(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *,
     """
     X = as_matrix(X, "X")
     y = as_vector(y, "y", X.shape[0])
+    check_seed(seed)
     params, _ = _split_parameters(model)
     first = next(iter(params.values()))
     X = X.to(dtype=first.dtype, device=first.device)
     y = y.to(dtype=first.dtype, device=first.device)
     with torch.no_grad():
         residual = float(torch.linalg.vector_norm(model(X).reshape(-1) - y))
-    K = empirical_ntk(model, X)
+    K = _scalar_kernel(model, X)
     lambda_max = float(torch.linalg.eigvalsh(K)[-1])
     if not lambda_max > 0.0:
         raise ValueError("the Jacobian of the model vanishes on X: κ is undefined")

@@ -18,7 +18,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import as_matrix, as_vector, nonnegative_float, positive_float, square
+from .._checks import (
+    as_matrix,
+    as_vector,
+    nonnegative_float,
+    positive_float,
+    psd_eigenvalues,
+    square,
+    symmetric,
+)
 from ..empirical import jacobian as _jacobian
 from ..models import TwoLayerReLU
 
@@ -124,13 +132,9 @@ def information_split(jacobian: torch.Tensor | None = None, *, kernel: torch.Ten
         lam[: S.shape[0]] = S
     else:
         K = square(kernel, "kernel")
-        scale = max(float(K.abs().max()), torch.finfo(K.dtype).tiny)
-        if not torch.allclose(K, K.T, rtol=1e-6, atol=1e-10 * scale):
-            raise ValueError("kernel must be symmetric")
+        symmetric(K, "kernel")
         eig, V = torch.linalg.eigh(0.5 * (K + K.T))
-        if float(eig[0]) < -1e-10 * scale * K.shape[0]:
-            raise ValueError(f"kernel must be positive semi-definite; least eigenvalue "
-                             f"{float(eig[0]):.3g}")
+        psd_eigenvalues(eig, "kernel")  # the tolerance follows the kernel's dtype
         lam = eig.clamp_min(0.0).sqrt().flip(0)
         U = V.flip(1)
     lambda_1 = float(lam[0])
