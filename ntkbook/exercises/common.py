@@ -33,7 +33,16 @@ def _as_array(value, name: str) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     try:
-        return np.asarray(value, dtype=float)
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from err
+    if np.iscomplexobj(array):
+        # np.asarray(1 + 1j, dtype=float) keeps 1.0: a wrong answer would pass
+        if np.any(array.imag != 0):
+            raise TypeError(f"{name} must be real numbers, got the complex value(s) {value!r}")
+        array = array.real
+    try:
+        return np.asarray(array, dtype=float)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from err
 
