@@ -9,6 +9,12 @@ The companion package of the book *Wide neural networks, computed*. The public s
 >>> K = ntkbook.analytic_ntk(X, depth=2)          # infinite width
 >>> float(torch.linalg.norm(K_m - K) / torch.linalg.norm(K)) < 0.2
 True
+>>> y = torch.sin(3 * X[:, 0])
+>>> f = ntkbook.kernel_ridge(K, K, y, ridge=1e-3)  # NTK regression, predictions at X
+>>> float((f - y).abs().max()) < 0.01
+True
+>>> ntkbook.ntk_loo_influence(K[5:, 5:], K[:5, 5:], y[5:], y[:5], ridge=1e-3).shape
+torch.Size([5, 15])
 
 The module map follows the book, one chapter (one paper) per module:
 

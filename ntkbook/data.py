@@ -22,7 +22,13 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def sphere(n: int, d: int, *, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """n points drawn uniformly on the unit sphere S^{d−1} ⊂ ℝ^d, shape (n, d)."""
+    """n points drawn uniformly on the unit sphere S^{d−1} ⊂ ℝ^d, shape (n, d).
+
+    Example:
+        >>> X = sphere(4, 3, seed=0)
+        >>> X.shape, bool(torch.allclose(X.norm(dim=1), torch.ones(4, dtype=torch.float64)))
+        (torch.Size([4, 3]), True)
+    """
     n, d = positive_int(n, "n"), positive_int(d, "d")
     dtype = floating_dtype(dtype)
     if d < 2:
@@ -319,8 +325,9 @@ def linear_regression(n: int, d: int, *, n_test: int = 0, noise: float = 0.5,
                       dtype: torch.dtype = torch.float64) -> RegressionData:
     """Gaussian inputs with covariance diag(j^{−decay}), j = 1..d, and y = xᵀw* + ε.
 
-    w* ~ N(0, I_d/d) (so E‖w*‖² = 1), ε ~ N(0, ``noise``²). With n < d the least-squares problem
-    is under-determined: the interpolating solutions form an affine space of dimension d − n.
+    w* ~ N(0, I_d/d) (so E‖w*‖² = 1), ε ~ N(0, σ²) with σ = ``noise``. With n < d the
+    least-squares problem is under-determined: the interpolating solutions form an affine space of
+    dimension d − n.
 
     Args:
         n: training points. d: dimension. n_test: test points (same w*, fresh inputs and noise).

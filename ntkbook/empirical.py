@@ -111,13 +111,13 @@ def _batch_fn(model: nn.Module, frozen: dict[str, torch.Tensor]):
 
 
 def jacobian(model: nn.Module, X: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-example Jacobians ∂f(x_i)/∂w, one (n, *w.shape) tensor per trainable parameter."""
+    """Per-example Jacobians ∂f(x_i)/∂w, one tensor of shape ``(n, *w.shape)`` per parameter."""
     X, _, _ = _prepare(model, X, None)
     return _jacobian(model, X)
 
 
 def _jacobian(model: nn.Module, X: torch.Tensor) -> dict[str, torch.Tensor]:
-    """(n, *w.shape) per parameter for a scalar-output model, (n, k, *w.shape) for k outputs."""
+    """``(n, *w.shape)`` per parameter for a scalar-output model, ``(n, k, *w.shape)`` for k."""
     params, frozen = _split_parameters(model)
     return vmap(jacrev(_scalar_fn(model, frozen)), in_dims=(None, 0))(params, X)
 

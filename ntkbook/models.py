@@ -179,7 +179,7 @@ class TwoLayerNet(nn.Module):
 
     @property
     def output_scale(self) -> float:
-        """s_m: 1/m in the mean-field scaling, 1/√m in the NTK scaling."""
+        """The output factor s_m = 1/m in the mean-field scaling, 1/√m in the NTK scaling."""
         return 1.0 / self.m if self.scaling == "mean_field" else 1.0 / math.sqrt(self.m)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -213,6 +213,13 @@ class MLP(nn.Module):
         activation: ``"relu"``, ``"erf"``, ``"tanh"`` or ``"gelu"``.
         c_sigma: the scaling constant; ``None`` means Du et al.'s choice above.
         seed, dtype, device: as for :class:`TwoLayerReLU`.
+
+    Example:
+        >>> net = MLP(3, width=256, depth=2, seed=0)
+        >>> net
+        MLP(d=3, width=256, depth=2, activation='relu', c_sigma=2)
+        >>> net(torch.eye(3, dtype=torch.float64)).shape
+        torch.Size([3])
     """
 
     def __init__(

@@ -29,6 +29,10 @@ class PowerLawFit:
 def power_law_fit(x, y) -> PowerLawFit:
     """Fit y ≈ C x^slope by least squares on log-log axes (x, y > 0, at least two distinct x).
 
+    Example:
+        >>> power_law_fit([1, 4, 16, 64], [2.0, 1.0, 0.5, 0.25])
+        PowerLawFit(slope=-0.500, r2=1.000)
+
     Raises:
         TypeError: values that are not numbers.
         ValueError: shapes that differ, fewer than two points, non-positive or non-finite

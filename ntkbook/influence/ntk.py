@@ -76,6 +76,20 @@ def ntk_loo_influence(
 
     Returns:
         (n_test, n) tensor I[t, i] = ½(f⁽⁻ⁱ⁾(x_t) − y_t)² − ½(f(x_t) − y_t)².
+
+    Example:
+        The influence of training point 0 on test point 0 is the change of the test loss when
+        the kernel ridge regressor is refitted without point 0:
+
+        >>> import ntkbook
+        >>> X = ntkbook.data.sphere(12, 3, seed=0)
+        >>> K, y = ntkbook.relu_two_layer_ntk(X), torch.sin(3 * X[:, 0])
+        >>> I = ntk_loo_influence(K[2:, 2:], K[:2, 2:], y[2:], y[:2], ridge=0.1)
+        >>> without = ntkbook.kernel_ridge(K[3:, 3:], K[:1, 3:], y[3:], 0.1)
+        >>> with_ = ntkbook.kernel_ridge(K[2:, 2:], K[:1, 2:], y[2:], 0.1)
+        >>> retrained = 0.5 * (without - y[:1]) ** 2 - 0.5 * (with_ - y[:1]) ** 2
+        >>> bool(torch.allclose(I[0, 0], retrained[0], rtol=1e-10))
+        True
     """
     K_train, K_test_train, y_train, y_test, ridge, G, alpha = _kernel_problem(
         K_train, K_test_train, y_train, y_test, ridge)

@@ -44,7 +44,10 @@ class ConvergenceRequirements:
     Attributes:
         width: n⁶ / (λ₀⁴ δ³ κ²).
         lr: λ₀ / n².
-        n, lambda_0, delta, kappa: the inputs.
+        n: the input n.
+        lambda_0: the input λ₀.
+        delta: the input δ.
+        kappa: the input κ.
     """
 
     width: float
@@ -75,6 +78,10 @@ def du_two_layer_requirements(n: int, lambda_0: float, *, delta: float = 0.1,
 
     Returns:
         :class:`ConvergenceRequirements`.
+
+    Example:
+        >>> du_two_layer_requirements(100, 0.05)
+        ConvergenceRequirements(width~1.6e+20, lr~5e-06; n=100, lambda_0=0.05, delta=0.1, kappa=1)
 
     Raises:
         TypeError, ValueError: non-positive n, λ₀ or κ, or δ outside (0, 1).
@@ -344,12 +351,14 @@ class UpdateDecomposition:
         ‖y − u(k+1)‖² = ‖y − u(k)‖² − 2(y − u(k))ᵀI₁ − 2(y − u(k))ᵀI₂ + ‖u(k+1) − u(k)‖².
 
     Attributes:
-        I1, I2: (n,) tensors.
+        I1: (n,) tensor I₁.
+        I2: (n,) tensor I₂.
         residual: y − u(k). residual_next: y − u(k+1).
         flipped: (n,) booleans, True where some neuron's ReLU pattern on x_i changes during the
             step (two-layer ReLU networks only, else ``None``). For ReLU, I₂ᵢ = 0 where False.
-        first_order, second_order, step_size_term: −2rᵀI₁, −2rᵀI₂ and ‖u(k+1) − u(k)‖², each
-            divided by ‖r‖² = ‖y − u(k)‖².
+        first_order: −2rᵀI₁ / ‖r‖², with r = y − u(k).
+        second_order: −2rᵀI₂ / ‖r‖².
+        step_size_term: ‖u(k+1) − u(k)‖² / ‖r‖².
     """
 
     I1: torch.Tensor

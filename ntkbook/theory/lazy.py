@@ -189,6 +189,18 @@ def lazy_criterion(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *,
     Returns:
         :class:`LazyCriterion` with κ and its three factors.
 
+    Example:
+        κ of the scaled model α(f(w) − f(w₀)) falls like 1/α (f(w₀) = 0, so ‖h(w₀) − y‖ = ‖y‖):
+
+        >>> import ntkbook
+        >>> X = ntkbook.data.sphere(10, 3, seed=0)
+        >>> y = torch.sin(3 * X[:, 0])
+        >>> net = ntkbook.TwoLayerNet(3, 20, seed=0)
+        >>> k1 = lazy_criterion(ntkbook.LazyModel(net, 1.0), X, y).kappa
+        >>> k10 = lazy_criterion(ntkbook.LazyModel(net, 10.0), X, y).kappa
+        >>> round(k1 / k10, 6)
+        10.0
+
     Raises:
         TypeError, ValueError: bad inputs, or a model whose Jacobian vanishes on X.
     """

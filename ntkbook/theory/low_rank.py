@@ -118,6 +118,15 @@ def information_split(jacobian: torch.Tensor | None = None, *, kernel: torch.Ten
     Returns:
         :class:`InformationSplit`.
 
+    Example:
+        A Jacobian with singular values 3, 2 and 0.1: the cutoff 1 keeps two directions.
+
+        >>> J = torch.diag(torch.tensor([3.0, 2.0, 0.1], dtype=torch.float64))
+        >>> information_split(J, cutoff=1.0).rank
+        2
+        >>> information_split(kernel=J @ J.T, cutoff=1.0).rank
+        2
+
     Raises:
         TypeError, ValueError: neither or both of ``jacobian`` and ``kernel``; a kernel that is not
             square, symmetric and positive semi-definite; a cutoff outside (0, λ₁).
