@@ -196,12 +196,12 @@ def inverse_hvp(
     * ``"direct"`` or ``"cg"``: any residual exceeds max(``tol``, √ε) (ε the dtype's machine
       epsilon) — the system was not solved, typically because H + μI is singular or too
       ill-conditioned;
-    * ``"lissa"``: the series diverges — a residual above ‖v_j‖ during the iterations (with the
-      full-batch Hessian each term's residual is at most ‖v_j‖ when the series converges, so this
-      is a proof of divergence), ‖h‖ above 1e30·‖v_j‖ with mini-batches, or a final residual
-      above 1 (worse than x = 0) — or, with the full-batch Hessian, when the second half of the
-      series made no progress on a residual above √ε: H + μI is singular along v_j, where the
-      series grows without bound. A truncated series whose residual is still falling is a
+    * ``"lissa"``: the series diverges — a term's residual above 2‖v_j‖ during the iterations
+      (with the full-batch Hessian each term's residual is at most ‖v_j‖ when the series
+      converges, so this proves divergence), ‖h‖ above 1e30·‖v_j‖ with mini-batches, or a final
+      residual above 1 (worse than x = 0) — or, with the full-batch Hessian, when the second half
+      of the series made no progress on a residual above √ε: H + μI is singular along v_j, where
+      the series grows without bound. A truncated series whose residual is still falling is a
       legitimate approximation and is returned; read ``relative_residual`` to judge it.
 
     Args:
