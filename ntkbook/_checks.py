@@ -17,6 +17,7 @@ def as_matrix(x: object, name: str) -> torch.Tensor:
         raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} must have at least one row, got shape {tuple(x.shape)}")
+    not_meta(x, name)
     if not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or infinite entries")
     return x
@@ -32,6 +33,7 @@ def as_vector(y: object, name: str, length: int | None = None) -> torch.Tensor:
         raise TypeError(f"{name} must have a floating dtype, got {y.dtype}")
     if length is not None and y.shape[0] != length:
         raise ValueError(f"{name} must have {length} entries, got {y.shape[0]}")
+    not_meta(y, name)
     if not torch.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinite entries")
     return y
@@ -88,3 +90,137 @@ def kernel_pair(K_train: object, K_test_train: object) -> tuple[torch.Tensor, to
             f"K_test_train must have n = {n} columns to match K_train, got {K_test_train.shape[1]}"
         )
     return K_train, K_test_train
+
+
+def not_meta(x: torch.Tensor, name: str) -> None:
+    """A meta tensor has a shape and a dtype but no values: refuse it before any value check."""
+    if x.is_meta:
+        raise ValueError(f"{name} is a meta tensor (it has a shape but no values); "
+                         "materialize it on a real device first")
+
+
+SEED_RANGE = (-(2**63), 2**64)
+
+
+def seed(value: object, name: str = "seed") -> int:
+    """An integer that ``torch.Generator.manual_seed`` accepts: in [−2⁶³, 2⁶⁴)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if not SEED_RANGE[0] <= value < SEED_RANGE[1]:
+        raise ValueError(f"{name} must lie in [-2**63, 2**64) (the range of a torch generator's "
+                         f"seed), got {value}")
+    return value
+
+
+def floating_dtype(value: object, name: str = "dtype") -> torch.dtype:
+    """A real floating-point torch dtype (torch.float64, torch.float32, …)."""
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise TypeError(f"{name} must be a floating dtype (a torch.dtype such as torch.float64 "
+                        f"or torch.float32), got {value!r}")
+    return value
+
+
+def device(value: object, name: str = "device") -> torch.device | None:
+    """``None`` or a torch device that exists on this machine."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, torch.device)) and not (
+            isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+        raise TypeError(f"{name} must be a torch.device, a string such as 'cpu' or 'cuda', or "
+                        f"None, got {type(value).__name__}")
+    try:
+        result = torch.device(value)
+    except RuntimeError as err:
+        raise ValueError(f"{name} {value!r} is not a torch device: {err}") from None
+    if result.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}={str(value)!r} but no CUDA GPU is available "
+                         "(torch.cuda.is_available() is False); ntkbook.device() picks the "
+                         "best available one")
+    if result.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{name}={str(value)!r} but the MPS backend is not available")
+    return result
+
+
+def like(reference: torch.Tensor, reference_name: str, value: torch.Tensor, name: str) -> None:
+    """``value`` must share ``reference``'s dtype (TypeError) and device (ValueError)."""
+    not_meta(value, name)
+    if value.dtype != reference.dtype:
+        raise TypeError(f"{name} has dtype {value.dtype} but {reference_name} has "
+                        f"{reference.dtype}; convert one of them (for example "
+                        f"{name}.to({reference_name}.dtype))")
+    if value.device != reference.device:
+        raise ValueError(f"{name} is on device {value.device} but {reference_name} is on "
+                         f"{reference.device}")
+
+
+def same_device(reference: torch.Tensor, reference_name: str, value: torch.Tensor,
+                name: str) -> None:
+    not_meta(value, name)
+    if value.device != reference.device:
+        raise ValueError(f"{name} is on device {value.device} but {reference_name} is on "
+                         f"{reference.device}")
+
+
+def psd_tolerance(dtype: torch.dtype, n: int) -> float:
+    """How negative, relative to max|λ|, the least eigenvalue of a PSD n × n matrix may come out.
+
+    Rounding a positive semi-definite matrix to the dtype and decomposing it perturbs its
+    eigenvalues by about n·ε·λ_max (measured: up to 1.6·n·ε for rank-deficient XXᵀ with n from 50
+    to 2000, in float32 and float64); 10·n·ε leaves a margin, and 1e-10·n keeps the tolerance
+    that float64 kernels computed by longer recursions were always given.
+    """
+    return n * max(1e-10, 10 * torch.finfo(dtype).eps)
+
+
+def psd_eigenvalues(eigenvalues: torch.Tensor, name: str) -> None:
+    """Raise unless ``eigenvalues`` (ascending) are those of a positive semi-definite matrix."""
+    scale = float(eigenvalues.abs().max()) if eigenvalues.numel() else 0.0
+    least = float(eigenvalues[0]) if eigenvalues.numel() else 0.0
+    if least < -psd_tolerance(eigenvalues.dtype, eigenvalues.shape[-1]) * scale:
+        raise ValueError(f"{name} must be positive semi-definite; its least eigenvalue is "
+                         f"{least:.3g} (largest |eigenvalue| {scale:.3g})")
+
+
+def symmetric(K: torch.Tensor, name: str) -> None:
+    """Raise unless K equals Kᵀ up to rounding in its dtype (entrywise, relative to max|K|)."""
+    scale = float(K.abs().max())
+    atol = max(1e-8, 100 * torch.finfo(K.dtype).eps) * max(scale, torch.finfo(K.dtype).tiny)
+    if not torch.allclose(K, K.T, rtol=max(1e-6, 100 * torch.finfo(K.dtype).eps), atol=atol):
+        raise ValueError(f"{name} must be symmetric")
+
+
+def finite_targets(y: object, n: int, name: str) -> torch.Tensor:
+    """(n,) or (n, K) floating targets with finite entries."""
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) or ({n}, K), got {tuple(y.shape)}")
+    if not y.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype, got {y.dtype}")
+    not_meta(y, name)
+    if not torch.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    return y
+
+
+def index_list(value: object, n: int, name: str) -> list[int]:
+    """A 1-D sequence (list, tuple, integer tensor or array) of integers in [0, n)."""
+    if isinstance(value, torch.Tensor):
+        if value.ndim != 1 or value.is_floating_point() or value.is_complex() or (
+                value.dtype == torch.bool):
+            raise TypeError(f"{name} must be a 1-D integer tensor, got {value.dtype} of shape "
+                            f"{tuple(value.shape)}")
+        items = value.tolist()
+    elif isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a 1-D sequence of integers, got "
+                        f"{type(value).__name__}")
+    else:
+        items = list(value)
+    for i in items:
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise TypeError(f"{name} must be integers, got {i!r}")
+    items = [int(i) for i in items]
+    if any(i < 0 or i >= n for i in items):
+        raise ValueError(f"{name} must lie in [0, {n}), got {items}")
+    return items

@@ -7,23 +7,30 @@ otherwise. Inputs that the theory wants on the unit sphere are returned there.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from ._checks import nonnegative_float, positive_float, positive_int
+from ._checks import floating_dtype, nonnegative_float, positive_float, positive_int
+from ._checks import seed as check_seed
 
 
 def _gen(seed: int) -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
-    return torch.Generator(device="cpu").manual_seed(seed)
+    return torch.Generator(device="cpu").manual_seed(check_seed(seed))
 
 
 def sphere(n: int, d: int, *, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """n points drawn uniformly on the unit sphere S^{d−1} ⊂ ℝ^d, shape (n, d)."""
+    """n points drawn uniformly on the unit sphere S^{d−1} ⊂ ℝ^d, shape (n, d).
+
+    Example:
+        >>> X = sphere(4, 3, seed=0)
+        >>> X.shape, bool(torch.allclose(X.norm(dim=1), torch.ones(4, dtype=torch.float64)))
+        (torch.Size([4, 3]), True)
+    """
     n, d = positive_int(n, "n"), positive_int(d, "d")
+    dtype = floating_dtype(dtype)
     if d < 2:
         raise ValueError(f"d must be at least 2 for a sphere with more than two points, got {d}")
     X = torch.randn(n, d, generator=_gen(seed), dtype=torch.float64)
@@ -38,6 +45,7 @@ def circle(n: int, *, seed: int | None = None,
     Targets that are functions of θ (such as sin(kθ)) make frequencies visible.
     """
     n = positive_int(n, "n")
+    dtype = floating_dtype(dtype)
     if seed is None:
         theta = torch.arange(n, dtype=torch.float64) * (2 * math.pi / n)
     else:
@@ -56,6 +64,7 @@ def toy_2d(n: int, *, kind: str = "moons", noise: float = 0.1, seed: int = 0,
     """
     n = positive_int(n, "n")
     noise = nonnegative_float(noise, "noise")
+    dtype = floating_dtype(dtype)
     g = _gen(seed)
     half = torch.arange(n) % 2
     y = (2 * half - 1).to(torch.float64)
@@ -100,9 +109,16 @@ def mixture(
     """
     n, d = positive_int(n, "n"), positive_int(d, "d")
     radius = positive_float(radius, "radius")
-    p = torch.as_tensor(list(proportions), dtype=torch.float64)
-    if p.ndim != 1 or len(p) == 0 or (p <= 0).any() or abs(float(p.sum()) - 1) > 1e-9:
-        raise ValueError(f"proportions must be positive and sum to 1, got {list(proportions)}")
+    dtype = floating_dtype(dtype)
+    if isinstance(proportions, (str, bytes)) or not hasattr(proportions, "__iter__"):
+        raise TypeError(f"proportions must be a sequence of numbers, got {proportions!r}")
+    proportions = list(proportions)
+    if not all(isinstance(q, numbers.Real) and not isinstance(q, bool) for q in proportions):
+        raise TypeError(f"proportions must be a sequence of numbers, got {proportions!r}")
+    p = torch.as_tensor(proportions, dtype=torch.float64)
+    if (p.ndim != 1 or len(p) == 0 or not torch.isfinite(p).all() or (p <= 0).any()
+            or abs(float(p.sum()) - 1) > 1e-9):
+        raise ValueError(f"proportions must be positive and sum to 1, got {proportions}")
     counts = torch.round(p * n).long()
     counts[-1] = n - counts[:-1].sum()
     if (counts <= 0).any():
@@ -159,7 +175,8 @@ def digits(
     """
     from sklearn.datasets import load_digits
 
-    classes = tuple(range(10)) if classes is None else tuple(int(c) for c in classes)
+    classes = tuple(range(10)) if classes is None else _digit_classes(classes)
+    dtype = floating_dtype(dtype)
     if len(set(classes)) != len(classes) or not all(0 <= c <= 9 for c in classes):
         raise ValueError(f"classes must be distinct digits 0-9, got {classes}")
     if labels not in ("pm1", "onehot", "index"):
@@ -194,18 +211,37 @@ def digits(
                    y[n_train:n_train + n_test], classes)
 
 
+def _digit_classes(classes: object) -> tuple[int, ...]:
+    if isinstance(classes, torch.Tensor):
+        classes = classes.tolist()
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"classes must be a sequence of digits, got {classes!r}")
+    classes = list(classes)
+    if not classes:
+        raise ValueError("classes must name at least one digit, got an empty sequence")
+    for c in classes:
+        if isinstance(c, bool) or not isinstance(c, numbers.Integral):
+            raise TypeError(f"classes must be integers (digits 0-9), got {c!r} in {classes}")
+    return tuple(int(c) for c in classes)
+
+
 def flip_labels(y: torch.Tensor, fraction: float, *, seed: int = 0,
                 num_classes: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupt a fraction of the labels: ``(y_noisy, flipped)`` with ``flipped`` a boolean mask.
 
-    Exactly round(fraction · n) labels change. ±1 labels (1-D float) change sign; one-hot labels
-    (n, K) and integer labels move to a different class chosen uniformly at random.
+    Exactly round(fraction · n) labels change. ±1 labels (1-D, float or integer) change sign;
+    one-hot labels (n, K) and integer class indices ≥ 0 move to a different class chosen uniformly
+    at random (among ``num_classes`` classes when it is given, else 0 … max(y)).
     """
     fraction = nonnegative_float(fraction, "fraction")
     if fraction > 1:
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
-    if not isinstance(y, torch.Tensor) or y.ndim not in (1, 2):
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a torch.Tensor, got {type(y).__name__}")
+    if y.ndim not in (1, 2):
         raise ValueError("y must be a 1-D (±1 or integer labels) or 2-D (one-hot) tensor")
+    if num_classes is not None:
+        num_classes = positive_int(num_classes, "num_classes")
     n = y.shape[0]
     g = _gen(seed)
     chosen = torch.randperm(n, generator=g)[: int(round(fraction * n))]
@@ -214,11 +250,21 @@ def flip_labels(y: torch.Tensor, fraction: float, *, seed: int = 0,
     noisy = y.clone()
     if y.ndim == 1 and y.is_floating_point():
         if not torch.all((y == 1) | (y == -1)):
-            raise ValueError("1-D float labels must be ±1")
+            raise ValueError("y: 1-D float labels must be ±1")
+        noisy[chosen] = -y[chosen]
+        return noisy, flipped
+    if y.ndim == 1 and y.dtype != torch.bool and bool((y < 0).any()):
+        # Integer ±1 labels are the ±1 encoding, not class indices: flip their sign.
+        if not torch.all((y == 1) | (y == -1)):
+            raise ValueError("y: integer labels must be class indices >= 0 or ±1, got "
+                             f"{sorted(set(y.tolist()))[:10]}")
         noisy[chosen] = -y[chosen]
         return noisy, flipped
     index = y.argmax(1) if y.ndim == 2 else y.long()
     K = y.shape[1] if y.ndim == 2 else (num_classes or int(index.max()) + 1)
+    if y.ndim == 1 and num_classes is not None and int(index.max()) >= num_classes:
+        raise ValueError(f"num_classes = {num_classes} is too small for the label "
+                         f"{int(index.max())} in y")
     if K < 2:
         raise ValueError("flipping labels needs at least two classes")
     shift = torch.randint(1, K, (len(chosen),), generator=g)
@@ -247,6 +293,7 @@ def linearly_separable(n: int, d: int, *, margin: float = 0.1, seed: int = 0,
     """
     n, d = positive_int(n, "n"), positive_int(d, "d")
     margin = nonnegative_float(margin, "margin")
+    dtype = floating_dtype(dtype)
     g = _gen(seed)
     u = torch.nn.functional.normalize(torch.randn(d, generator=g, dtype=torch.float64), dim=0)
     Z = torch.randn(n, d, generator=g, dtype=torch.float64)
@@ -278,8 +325,9 @@ def linear_regression(n: int, d: int, *, n_test: int = 0, noise: float = 0.5,
                       dtype: torch.dtype = torch.float64) -> RegressionData:
     """Gaussian inputs with covariance diag(j^{−decay}), j = 1..d, and y = xᵀw* + ε.
 
-    w* ~ N(0, I_d/d) (so E‖w*‖² = 1), ε ~ N(0, ``noise``²). With n < d the least-squares problem
-    is under-determined: the interpolating solutions form an affine space of dimension d − n.
+    w* ~ N(0, I_d/d) (so E‖w*‖² = 1), ε ~ N(0, σ²) with σ = ``noise``. With n < d the
+    least-squares problem is under-determined: the interpolating solutions form an affine space of
+    dimension d − n.
 
     Args:
         n: training points. d: dimension. n_test: test points (same w*, fresh inputs and noise).
@@ -290,6 +338,7 @@ def linear_regression(n: int, d: int, *, n_test: int = 0, noise: float = 0.5,
         raise ValueError(f"n_test must be an integer >= 0, got {n_test!r}")
     noise = nonnegative_float(noise, "noise")
     decay = nonnegative_float(decay, "decay")
+    dtype = floating_dtype(dtype)
     g = _gen(seed)
     scale = torch.arange(1, d + 1, dtype=torch.float64) ** (-decay / 2)
     w_star = torch.randn(d, generator=g, dtype=torch.float64) / math.sqrt(d)

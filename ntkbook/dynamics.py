@@ -21,10 +21,14 @@ from torch import nn
 from ._checks import (
     as_matrix,
     as_vector,
+    finite_targets,
     kernel_pair,
+    like,
     nonnegative_float,
     positive_float,
     positive_int,
+    psd_eigenvalues,
+    same_device,
 )
 from .models import MLP, TwoLayerReLU
 
@@ -95,7 +99,7 @@ def gradient_descent(
     Zhang & Zhang (2022, eq. 2). Only parameters with ``requires_grad`` are updated.
 
     Args:
-        model: scalar-output module (trained in place).
+        model: scalar-output module, (n, d) → (n,) (trained in place).
         X: (n, d) training inputs. y: (n,) targets.
         lr: step size η > 0. steps: number of steps k ≥ 1.
         ridge: λ ≥ 0 of the pull towards the initialization.
@@ -108,8 +112,8 @@ def gradient_descent(
         :class:`TrainingHistory`.
 
     Raises:
-        ValueError: bad shapes or hyper-parameters, or a loss that became non-finite (the step
-            size is too large).
+        ValueError: bad shapes or hyper-parameters, a model whose output is not (n,), or a loss
+            that became non-finite (the step size is too large).
     """
     from .empirical import empirical_ntk
 
@@ -125,7 +129,11 @@ def gradient_descent(
     dtype, device = params[0].dtype, params[0].device
     X, y = X.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device)
     if X_test is not None:
-        X_test = as_matrix(X_test, "X_test").to(dtype=dtype, device=device)
+        X_test = as_matrix(X_test, "X_test")
+        if X_test.shape[1] != X.shape[1]:
+            raise ValueError(f"X_test must have {X.shape[1]} columns like X, "
+                             f"got {X_test.shape[1]}")
+        X_test = X_test.to(dtype=dtype, device=device)
     w0 = [p.detach().clone() for p in params]
     pattern0 = _relu_patterns(model, X)
     two_layer = isinstance(model, TwoLayerReLU)
@@ -156,6 +164,10 @@ def gradient_descent(
 
     for k in range(steps + 1):
         out = model(X)
+        if k == 0 and out.shape != y.shape:  # (n, 1) − (n,) would broadcast to (n, n)
+            raise ValueError(f"model must map (n, d) inputs to (n,) outputs (a scalar per "
+                             f"example); it returned shape {tuple(out.shape)} for X of shape "
+                             f"{tuple(X.shape)}")
         if k % record_every == 0 or k == steps:
             record(k, out)
         loss = 0.5 * ((out - y) ** 2).sum()
@@ -206,11 +218,15 @@ def kernel_ridge(
         (n_test,) predictions (or (n_test, K)).
 
     Raises:
-        ValueError: negative ridge, mismatched shapes, or K + λI not positive definite (for
-            example λ = 0 with a singular kernel).
+        TypeError: non-tensors, or kernels of two dtypes.
+        ValueError: negative ridge, mismatched shapes, non-finite entries (targets included), or
+            K + λI not positive definite (for example λ = 0 with a singular kernel).
     """
     ridge = nonnegative_float(ridge, "ridge")
     K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    like(K_train, "K_train", K_test_train, "K_test_train")
+    same_device(K_train, "K_train", finite_targets(y_train, K_train.shape[0], "y_train"),
+                "y_train")
     n = K_train.shape[0]
     Y = _targets(y_train, n)
     chol = _cholesky(K_train, ridge)
@@ -264,12 +280,7 @@ def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spec
     if not torch.allclose(K_train, K_train.T, rtol=1e-6, atol=1e-8 * float(K_train.abs().max())):
         raise ValueError("K_train must be symmetric")
     lam, V = torch.linalg.eigh(K_train)
-    tol = 1e-10 * float(lam.abs().max())
-    if float(lam.min()) < -tol:
-        raise ValueError(
-            "K_train must be positive semi-definite; "
-            f"its least eigenvalue is {float(lam.min()):.3g}"
-        )
+    psd_eigenvalues(lam, "K_train")
     lam = lam.clamp_min(0.0)
     g = spectral_filter(lam)  # g(λ) = (1 − decay(λ)) / λ, continuous at λ = 0
     b = V.T @ (y_train - f0_train)
@@ -301,7 +312,13 @@ def gradient_flow_prediction(
 
     Returns:
         (n_test,) for a scalar t, (len(t), n_test) for a tensor of times.
+
+    Raises:
+        TypeError: non-tensors, or kernels of two dtypes.
+        ValueError: mismatched shapes, non-finite entries, t < 0, or a K_train that is not
+            symmetric positive semi-definite (up to rounding in its dtype).
     """
+    _kernel_inputs(K_train, K_test_train, y_train)
     times, scalar = _times(t, K_train)
 
     def spectral_filter(lam: torch.Tensor) -> torch.Tensor:
@@ -333,7 +350,15 @@ def gradient_descent_prediction(
     Args:
         K_train, K_test_train, y_train, f0_train, f0_test: as :func:`gradient_flow_prediction`.
         lr: η > 0. steps: k ≥ 0 or a 1-D integer tensor of step counts.
+
+    Returns:
+        (n_test,) for an integer k, (len(steps), n_test) for a tensor of step counts.
+
+    Raises:
+        TypeError, ValueError: as :func:`gradient_flow_prediction`; a ValueError also when
+            ηλ_max > 2 made the predictions overflow (gradient descent diverges).
     """
+    _kernel_inputs(K_train, K_test_train, y_train)
     lr = positive_float(lr, "lr")
     ks, scalar = _times(steps, K_train, "steps")
     if not torch.equal(ks, ks.round()):  # (1 − ηλ)^k of a negative base is NaN for k ∉ ℤ
@@ -345,7 +370,20 @@ def gradient_descent_prediction(
         return torch.where(lam > 0, (1 - decay) / safe, (lr * ks)[:, None].expand_as(decay))
 
     out = _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spectral_filter)
+    if not torch.isfinite(out).all():
+        lam_max = float(torch.linalg.eigvalsh(K_train)[-1])
+        raise ValueError(f"the predictions overflow: lr * lambda_max = {lr * lam_max:.4g} > 2, so "
+                         f"gradient descent diverges (|1 - lr * lambda| > 1); use lr < "
+                         f"{2 / lam_max:.4g}")
     return out[0] if scalar else out
+
+
+def _kernel_inputs(K_train: object, K_test_train: object, y_train: object) -> None:
+    """The checks of the closed forms that ``kernel_pair`` does not make: dtypes and devices."""
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    like(K_train, "K_train", K_test_train, "K_test_train")
+    if isinstance(y_train, torch.Tensor):
+        same_device(K_train, "K_train", y_train, "y_train")
 
 
 def _times(t: float | torch.Tensor, like: torch.Tensor,

@@ -25,21 +25,22 @@ from torch import nn
 from torch.func import functional_call, jvp
 
 from ._activations import get_activation
-from ._checks import positive_float, positive_int
+from ._checks import device as check_device
+from ._checks import floating_dtype, positive_float, positive_int
+from ._checks import seed as check_seed
 from .kernels import c_sigma_for
 
 
-def _generator(seed: int, device: torch.device | str | None) -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+def _generator(seed: int) -> torch.Generator:
     # Draw on the CPU so that a seed gives the same network on every device.
     g = torch.Generator(device="cpu")
-    g.manual_seed(seed)
+    g.manual_seed(check_seed(seed))
     return g
 
 
-def _check_input(model: nn.Module, X: torch.Tensor, d: int) -> torch.Tensor:
-    # Shape and dtype only: a value check would break torch.func transforms (vmap, jacrev).
+def _check_input(model: nn.Module, X: torch.Tensor, d: int,
+                 weight: torch.Tensor) -> torch.Tensor:
+    # Shape, dtype and device only: a value check would break torch.func transforms (vmap, jacrev).
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
     if X.ndim != 2:
@@ -48,6 +49,12 @@ def _check_input(model: nn.Module, X: torch.Tensor, d: int) -> torch.Tensor:
         raise TypeError(f"X must have a floating dtype, got {X.dtype}")
     if X.shape[1] != d:
         raise ValueError(f"X must have d = {d} columns for {model!r}, got {X.shape[1]}")
+    if X.dtype != weight.dtype:
+        raise TypeError(f"X has dtype {X.dtype} but the model's parameters are {weight.dtype}; "
+                        f"convert it with X.to({weight.dtype})")
+    if X.device != weight.device:
+        raise ValueError(f"X is on device {X.device} but the model's parameters are on "
+                         f"{weight.device}")
     return X
 
 
@@ -87,9 +94,8 @@ class TwoLayerReLU(nn.Module):
         self.d = positive_int(d, "d")
         self.m = positive_int(m, "m")
         self.kappa = positive_float(kappa, "kappa")
-        if not dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-        g = _generator(seed, device)
+        dtype, device = floating_dtype(dtype), check_device(device)
+        g = _generator(seed)
         # Drawn in float64 and then cast, so that a seed names the same network in every dtype.
         W = (torch.randn(self.m, self.d, generator=g, dtype=torch.float64) * self.kappa).to(dtype)
         a = torch.randint(0, 2, (self.m,), generator=g).to(dtype) * 2 - 1
@@ -97,7 +103,7 @@ class TwoLayerReLU(nn.Module):
         self.register_buffer("a", a.to(device))
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        X = _check_input(self, X, self.d)
+        X = _check_input(self, X, self.d, self.W)
         return torch.relu(X @ self.W.T) @ self.a / math.sqrt(self.m)
 
     def activation_pattern(self, X: torch.Tensor) -> torch.Tensor:
@@ -106,7 +112,7 @@ class TwoLayerReLU(nn.Module):
         Du et al. write 1{w_rᵀx_i ≥ 0}; the two differ only where w_rᵀx_i = 0 exactly, an event
         of probability zero for Gaussian weights and non-zero inputs.
         """
-        X = _check_input(self, X, self.d)
+        X = _check_input(self, X, self.d, self.W)
         return (X @ self.W.T) > 0
 
     def __repr__(self) -> str:
@@ -160,9 +166,8 @@ class TwoLayerNet(nn.Module):
         self.symmetric = bool(symmetric)
         if self.symmetric and self.m % 2:
             raise ValueError(f"a symmetric initialization needs an even m, got {self.m}")
-        if not dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-        g = _generator(seed, device)
+        dtype, device = floating_dtype(dtype), check_device(device)
+        g = _generator(seed)
         half = self.m // 2 if self.symmetric else self.m
         Z = torch.randn(half, self.d, generator=g, dtype=torch.float64)
         Z = Z / torch.linalg.vector_norm(Z, dim=1, keepdim=True)
@@ -174,11 +179,11 @@ class TwoLayerNet(nn.Module):
 
     @property
     def output_scale(self) -> float:
-        """s_m: 1/m in the mean-field scaling, 1/√m in the NTK scaling."""
+        """The output factor s_m = 1/m in the mean-field scaling, 1/√m in the NTK scaling."""
         return 1.0 / self.m if self.scaling == "mean_field" else 1.0 / math.sqrt(self.m)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        X = _check_input(self, X, self.d)
+        X = _check_input(self, X, self.d, self.A)
         return torch.relu(X @ self.A.T) @ self.b * self.output_scale
 
     def neuron_positions(self) -> torch.Tensor:
@@ -208,6 +213,13 @@ class MLP(nn.Module):
         activation: ``"relu"``, ``"erf"``, ``"tanh"`` or ``"gelu"``.
         c_sigma: the scaling constant; ``None`` means Du et al.'s choice above.
         seed, dtype, device: as for :class:`TwoLayerReLU`.
+
+    Example:
+        >>> net = MLP(3, width=256, depth=2, seed=0)
+        >>> net
+        MLP(d=3, width=256, depth=2, activation='relu', c_sigma=2)
+        >>> net(torch.eye(3, dtype=torch.float64)).shape
+        torch.Size([3])
     """
 
     def __init__(
@@ -230,9 +242,8 @@ class MLP(nn.Module):
         self.c_sigma = (
             c_sigma_for(activation) if c_sigma is None else positive_float(c_sigma, "c_sigma")
         )
-        if not dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-        g = _generator(seed, device)
+        dtype, device = floating_dtype(dtype), check_device(device)
+        g = _generator(seed)
         fan_in = [self.d] + [self.width] * (self.depth - 1)
         self.weights = nn.ParameterList(
             nn.Parameter(torch.randn(self.width, k, generator=g, dtype=torch.float64)
@@ -249,7 +260,7 @@ class MLP(nn.Module):
 
     def forward_trace(self, X: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The pre-activations (n, m) of each hidden layer and the layer outputs x⁽⁰⁾…x⁽ᴴ⁾."""
-        X = _check_input(self, X, self.d)
+        X = _check_input(self, X, self.d, self.a)
         pre: list[torch.Tensor] = []
         post: list[torch.Tensor] = [X]
         for W in self.weights:
@@ -259,7 +270,7 @@ class MLP(nn.Module):
         return pre, post
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        X = _check_input(self, X, self.d)
+        X = _check_input(self, X, self.d, self.a)
         h = X
         for W in self.weights:
             h = self.scale * self.activation.fn(h @ W.T)

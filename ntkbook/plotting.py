@@ -27,13 +27,29 @@ class PowerLawFit:
 
 
 def power_law_fit(x, y) -> PowerLawFit:
-    """Fit y ≈ C x^slope by least squares on log-log axes (x, y > 0, at least two points)."""
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
+    """Fit y ≈ C x^slope by least squares on log-log axes (x, y > 0, at least two distinct x).
+
+    Example:
+        >>> power_law_fit([1, 4, 16, 64], [2.0, 1.0, 0.5, 0.25])
+        PowerLawFit(slope=-0.500, r2=1.000)
+
+    Raises:
+        TypeError: values that are not numbers.
+        ValueError: shapes that differ, fewer than two points, non-positive or non-finite
+            values, or a constant x (the slope is then undetermined).
+    """
+    try:
+        x = np.asarray(x, dtype=float).ravel()
+        y = np.asarray(y, dtype=float).ravel()
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"x and y must be numbers or arrays of numbers: {err}") from None
     if x.shape != y.shape or x.size < 2:
         raise ValueError(f"x and y must have the same length >= 2, got {x.size} and {y.size}")
     if (x <= 0).any() or (y <= 0).any() or not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError("x and y must be finite and positive for a log-log fit")
+    if np.ptp(x) == 0:
+        raise ValueError(f"x must take at least two distinct values for a slope, got {x[0]:g} "
+                         f"{x.size} times")
     lx, ly = np.log(x), np.log(y)
     slope, intercept = np.polyfit(lx, ly, 1)
     residual = ly - (slope * lx + intercept)

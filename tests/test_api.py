@@ -154,3 +154,50 @@ def test_import_is_light_and_fast() -> None:
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["heavy"] == [], f"import ntkbook loaded {report['heavy']}"
     assert report["elapsed"] < 1.5, f"import ntkbook took {report['elapsed']:.2f} s after torch"
+
+
+# The module map follows the book (DESIGN §2): each module holds one chapter's (one paper's)
+# code, and every name stays importable from its subpackage as before the split.
+MODULE_MAP = {
+    "theory.lazy": ["LazyCriterion", "lazy_criterion", "second_derivative_norm"],
+    "theory.convergence": [
+        "ConvergenceRequirements", "SpectralProjections", "UpdateDecomposition",
+        "arora_complexity", "arora_loss_curve", "du_deep_gram_limit", "du_linear_rate_bound",
+        "du_two_layer_requirements", "du_update_decomposition", "du_weight_radius",
+        "flip_probability", "label_projections", "max_stable_lr"],
+    "theory.low_rank": [
+        "InformationSplit", "LowRankBound", "information_split", "jacobian_distance",
+        "linearized_residual", "linearized_residual_bound", "meta_theorem_bound",
+        "meta_theorem_delta"],
+    "influence.koh_liang": [
+        "IHVPSolution", "KohLiangInfluence", "fit_to_optimum", "inverse_hvp",
+        "koh_liang_influence", "leave_one_out_retraining"],
+    "influence.ntk": [
+        "IHVPDecomposition", "group_complexity", "ihvp_decomposition",
+        "ihvp_error_rate_lower_bound", "ntk_ihvp_influence", "ntk_loo_influence",
+        "ntk_loo_influence_along_time"],
+    "exercises.common": ["ExerciseResult", "check_array", "check_function", "check_number"],
+    "exercises.ch01": ["ch1_hessian_norm", "ch1_linear_model_ntk", "ch1_relu_ntk_value"],
+    "exercises.ch02": ["ch2_arccos_kernel", "ch2_ntk_orthogonal"],
+    "exercises.ch03": ["ch3_homogeneous_kappa"],
+    "exercises.ch04": ["ch4_two_point_lambda0"],
+    "exercises.ch05": ["ch5_linearized_residual"],
+    "exercises.ch06": ["ch6_gd_limit", "ch6_max_margin"],
+    "exercises.ch07": ["ch7_exact_loo"],
+}
+
+
+@pytest.mark.parametrize("module", list(MODULE_MAP))
+def test_module_map(module: str) -> None:
+    """Each name is defined in its chapter's module and re-exported by the subpackage."""
+    package = module.split(".")[0]
+    for name in MODULE_MAP[module]:
+        obj = resolve(f"{module}.{name}")
+        assert obj.__module__ == f"ntkbook.{module}", f"{name} is defined in {obj.__module__}"
+        assert resolve(f"{package}.{name}") is obj, f"ntkbook.{package}.{name} is not {module}"
+        assert name in resolve(package).__all__
+
+
+def test_ihvp_error_rate_lower_bound_is_reexported_by_theory() -> None:
+    bound = ntkbook.influence.ihvp_error_rate_lower_bound
+    assert ntkbook.theory.ihvp_error_rate_lower_bound is bound

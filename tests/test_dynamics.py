@@ -361,7 +361,8 @@ def test_gradient_descent_bad_arguments_name_the_argument() -> None:
         (dict(steps=2.0), TypeError, r"steps must be an integer"),
         (dict(ridge=-0.1), ValueError, r"ridge must be a finite number >= 0"),
         (dict(record_every=0), ValueError, r"record_every must be positive"),
-        (dict(X_test=torch.ones(2, 4, dtype=torch.float64)), ValueError, r"d = 3 columns"),
+        (dict(X_test=torch.ones(2, 4, dtype=torch.float64)), ValueError,
+         r"X_test must have 3 columns like X, got 4"),
         (dict(X_test=torch.ones(4, dtype=torch.float64)), ValueError, r"X_test must be 2-D"),
     ]:
         with pytest.raises(error, match=match):

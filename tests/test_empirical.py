@@ -317,10 +317,15 @@ def test_bad_arguments_name_the_argument() -> None:
 
 @pytest.mark.parametrize("method", ["auto", "jacobian_contraction", "ntk_vector_products"])
 def test_models_without_scalar_output_are_refused(method: str) -> None:
+    """empirical_ntk takes (n,) and (n, k) outputs (tests/test_empirical_multi_output.py); the
+    per-layer Grams and the Hessian norm are defined for a scalar output only."""
     X = inputs(4, 3, seed=0)
+    grid = nn.Sequential(nn.Linear(3, 4), nn.Unflatten(1, (2, 2))).double()
+    with pytest.raises(ValueError, match=r"model must map \(n, d\) inputs to \(n,\) or \(n, k\)"):
+        empirical_ntk(grid, X, method=method)
     for model in (nn.Linear(3, 2, dtype=torch.float64), nn.Linear(3, 1, dtype=torch.float64)):
         with pytest.raises(ValueError, match=r"model must map \(n, d\) inputs to \(n,\) outputs"):
-            empirical_ntk(model, X, method=method)
+            layer_grams(model, X)
     with pytest.raises(ValueError, match=r"model must map"):
         hessian_spectral_norm(nn.Linear(3, 2, dtype=torch.float64), X[0])
 

@@ -49,7 +49,7 @@ def test_brute_force_retraining_is_accepted() -> None:
 
 
 def test_the_leverage_formula_is_accepted_and_equals_brute_force() -> None:
-    for args in exercises._ch7_inputs():
+    for args in exercises.ch07._ch7_inputs():
         np.testing.assert_allclose(_leverage_formula(*args), _brute_force(*args), rtol=1e-9,
                                    atol=1e-12)
     result = exercises.ch7_exact_loo(lambda *a: torch.as_tensor(_leverage_formula(*a)))

@@ -12,7 +12,7 @@ The subpackage follows the book:
 * :mod:`~ntkbook.influence.ntk` (chapters 8–9) — influence in the NTK regime from kernel
   matrices: exact leave-one-out, the IHVP estimate and its error, group complexity, influence
   along training time;
-* :mod:`~ntkbook.influence.wide` (chapter 8) — the wide two-layer network trained on Zhang &
+* ``ntkbook.influence.wide`` (chapter 8) — the wide two-layer network trained on Zhang &
   Zhang's regularized loss, and its leave-one-out retraining.
 """
 
@@ -32,6 +32,7 @@ from .ntk import (
     IHVPDecomposition,
     group_complexity,
     ihvp_decomposition,
+    ihvp_error_rate_lower_bound,
     ntk_ihvp_influence,
     ntk_loo_influence,
     ntk_loo_influence_along_time,
@@ -48,6 +49,7 @@ __all__ = [
     "fit_to_optimum",
     "group_complexity",
     "ihvp_decomposition",
+    "ihvp_error_rate_lower_bound",
     "inverse_hvp",
     "koh_liang_influence",
     "leave_one_out_retraining",
