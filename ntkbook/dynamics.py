@@ -26,6 +26,7 @@ from ._checks import (
     positive_float,
     positive_int,
     symmetric_finite,
+    symmetric_finite_copy,
 )
 from .models import MLP, TwoLayerReLU
 
@@ -239,10 +240,9 @@ def _cholesky(K: torch.Tensor, ridge: float) -> torch.Tensor:
 
     The factor is the lower triangle of the returned matrix (its upper triangle holds K).
     """
-    symmetric_finite(K, "K_train")
-    # K is symmetric, so its row-major copy is K + ridge·I in the column-major layout LAPACK
-    # factors in place: one copy of K instead of three (eye, sum, and the factor's).
-    A = K.clone()
+    # K is symmetric (checked during the copy), so its row-major copy is K + ridge·I in the
+    # column-major layout LAPACK factors in place: one copy of K instead of three.
+    A = symmetric_finite_copy(K, "K_train")
     A.diagonal().add_(ridge)
     chol = A.T
     info = torch.empty((), dtype=torch.int32, device=K.device)

@@ -9,7 +9,7 @@ import torch
 
 import ntkbook
 from ntkbook import gradient_flow_prediction, kernel_ridge
-from ntkbook._checks import kernel_pair_shapes, symmetric_finite
+from ntkbook._checks import kernel_pair_shapes, symmetric_finite, symmetric_finite_copy
 
 
 def kernel(n: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -22,15 +22,26 @@ def positions(n: int, count: int, seed: int) -> list[tuple[int, int]]:
     return [(i, j) for i, j in pairs if i != j]
 
 
-def test_symmetric_kernels_pass() -> None:
+CHECKS = [symmetric_finite, symmetric_finite_copy]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_symmetric_kernels_pass(check) -> None:
     for dtype in (torch.float64, torch.float32):
-        symmetric_finite(kernel(300, dtype=dtype), "K")
+        check(kernel(300, dtype=dtype), "K")
     K = kernel(300)
-    symmetric_finite(K + 1e-14 * K.abs().max() * torch.randn(300, 300).double().triu(1), "K")
+    check(K + 1e-14 * K.abs().max() * torch.randn(300, 300).double().triu(1), "K")
 
 
+def test_the_checked_copy_is_a_copy() -> None:
+    K = kernel(1000)
+    A = symmetric_finite_copy(K, "K")
+    assert torch.equal(A, K) and A.data_ptr() != K.data_ptr()
+
+
+@pytest.mark.parametrize("check", CHECKS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_one_asymmetric_entry_is_found_wherever_it_is(dtype: torch.dtype) -> None:
+def test_one_asymmetric_entry_is_found_wherever_it_is(dtype: torch.dtype, check) -> None:
     """δ = 1e-6·max|diag| in float64 (1e-2 in float32) is missed with probability < 1e-8 each
     (see the docstring); 40 random positions, every one must be reported."""
     K = kernel(400, dtype=dtype)
@@ -39,17 +50,18 @@ def test_one_asymmetric_entry_is_found_wherever_it_is(dtype: torch.dtype) -> Non
         bad = K.clone()
         bad[i, j] += delta
         with pytest.raises(ValueError, match="K must be symmetric"):
-            symmetric_finite(bad, "K")
+            check(bad, "K")
 
 
+@pytest.mark.parametrize("check", CHECKS)
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
-def test_a_non_finite_entry_is_found_wherever_it_is(value: float) -> None:
+def test_a_non_finite_entry_is_found_wherever_it_is(value: float, check) -> None:
     K = kernel(200)
     for i, j in [*positions(200, 10, seed=2), (5, 5), (0, 199), (199, 0)]:
         bad = K.clone()
         bad[i, j] = value
         with pytest.raises(ValueError, match="K contains NaN or infinite"):
-            symmetric_finite(bad, "K")
+            check(bad, "K")
 
 
 def test_kernel_pair_shapes_names_the_argument() -> None:
