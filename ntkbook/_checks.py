@@ -124,7 +124,7 @@ def kernel_pair_shapes(K_train: object, K_test_train: object) -> tuple[torch.Ten
 
 
 _PROBES = 4
-_COPY_BLOCK_BYTES = 1 << 18
+_COPY_BLOCK_BYTES = 1 << 20
 
 
 def _probe_verdict(K: torch.Tensor, name: str, right: torch.Tensor, left: torch.Tensor) -> None:
