@@ -15,7 +15,7 @@ which keeps Σ⁽ʰ⁾(x, x) = ‖x‖² for every layer when σ is ReLU.
 
 ReLU and erf use closed forms (Cho & Saul 2009; Williams 1997); any other activation uses a
 quadrature of the two-dimensional Gaussian expectation in polar coordinates (see
-:func:`_pair_moments`) that stays accurate at every input norm.
+``_pair_moments``) that stays accurate at every input norm.
 
 How the closed forms are computed. Every layer of the recursion acts entry by entry on n × n'
 arrays, so after the one matrix product XZᵀ the whole depth is run on one block of rows at a
