@@ -22,13 +22,15 @@ from ._checks import (
     as_matrix,
     as_vector,
     finite_targets,
-    kernel_pair,
+    kernel_pair_shapes,
     like,
     nonnegative_float,
     positive_float,
     positive_int,
     psd_eigenvalues,
     same_device,
+    symmetric_finite,
+    symmetric_finite_copy,
 )
 from .models import MLP, TwoLayerReLU
 
@@ -223,7 +225,9 @@ def kernel_ridge(
             K + λI not positive definite (for example λ = 0 with a singular kernel).
     """
     ridge = nonnegative_float(ridge, "ridge")
-    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    # Entries are checked where they are read anyway: K_train by _cholesky's probes, K_test_train
+    # through the predictions (any NaN or inf in it reaches the output); y_train is O(n).
+    K_train, K_test_train = kernel_pair_shapes(K_train, K_test_train)
     like(K_train, "K_train", K_test_train, "K_test_train")
     same_device(K_train, "K_train", finite_targets(y_train, K_train.shape[0], "y_train"),
                 "y_train")
@@ -232,6 +236,8 @@ def kernel_ridge(
     chol = _cholesky(K_train, ridge)
     coef = torch.cholesky_solve(Y.to(K_train.dtype), chol)
     out = K_test_train @ coef
+    if not torch.isfinite(out).all():
+        raise ValueError("K_test_train or y_train contains NaN or infinite entries")
     return out[:, 0] if y_train.ndim == 1 else out
 
 
@@ -246,11 +252,17 @@ def _targets(y: torch.Tensor, n: int, name: str = "y_train") -> torch.Tensor:
 
 
 def _cholesky(K: torch.Tensor, ridge: float) -> torch.Tensor:
-    """Cholesky factor of K + ridge·I, or a ValueError that says why there is none."""
-    if not torch.allclose(K, K.T, rtol=1e-6, atol=1e-8 * float(K.abs().max())):
-        raise ValueError("K_train must be symmetric")
-    A = K + ridge * torch.eye(K.shape[0], dtype=K.dtype, device=K.device)
-    chol, info = torch.linalg.cholesky_ex(A)
+    """Cholesky factor of K + ridge·I, or a ValueError that says why there is none.
+
+    The factor is the lower triangle of the returned matrix (its upper triangle holds K).
+    """
+    # K is symmetric (checked during the copy), so its row-major copy is K + ridge·I in the
+    # column-major layout LAPACK factors in place: one copy of K instead of three.
+    A = symmetric_finite_copy(K, "K_train")
+    A.diagonal().add_(ridge)
+    chol = A.T
+    info = torch.empty((), dtype=torch.int32, device=K.device)
+    torch.linalg.cholesky_ex(chol, out=(chol, info))
     if int(info) != 0:
         if ridge == 0:
             raise ValueError(
@@ -269,7 +281,7 @@ def _cholesky(K: torch.Tensor, ridge: float) -> torch.Tensor:
 
 
 def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spectral_filter):
-    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    K_train, K_test_train = kernel_pair_shapes(K_train, K_test_train)
     n = K_train.shape[0]
     y_train = as_vector(y_train, "y_train", n)
     zero_train = torch.zeros(n, dtype=K_train.dtype, device=K_train.device)
@@ -277,8 +289,7 @@ def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spec
     f0_train = zero_train if f0_train is None else as_vector(f0_train, "f0_train", n)
     f0_test = zero_test if f0_test is None else as_vector(
         f0_test, "f0_test", K_test_train.shape[0])
-    if not torch.allclose(K_train, K_train.T, rtol=1e-6, atol=1e-8 * float(K_train.abs().max())):
-        raise ValueError("K_train must be symmetric")
+    symmetric_finite(K_train, "K_train")
     lam, V = torch.linalg.eigh(K_train)
     psd_eigenvalues(lam, "K_train")
     lam = lam.clamp_min(0.0)
@@ -286,6 +297,10 @@ def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spec
     b = V.T @ (y_train - f0_train)
     coef = V @ (g * b[None, :]).T  # (n, number of times)
     out = f0_test[:, None] + K_test_train @ coef
+    # A NaN or inf of K_test_train reaches the output; so does an overflow, which the callers
+    # explain (gradient descent with too large a step).
+    if not torch.isfinite(out).all() and not torch.isfinite(K_test_train).all():
+        raise ValueError("K_test_train contains NaN or infinite entries")
     return out.T
 
 
@@ -379,9 +394,9 @@ def gradient_descent_prediction(
 
 
 def _kernel_inputs(K_train: object, K_test_train: object, y_train: object) -> None:
-    """The checks of the closed forms that ``kernel_pair`` does not make: dtypes and devices."""
-    K_train, K_test_train = kernel_pair(K_train, K_test_train)
-    like(K_train, "K_train", K_test_train, "K_test_train")
+    """Shapes, dtypes and devices of a closed form's inputs (entries are checked as they are
+    read, see :func:`_spectral_prediction`)."""
+    K_train, K_test_train = kernel_pair_shapes(K_train, K_test_train)
     if isinstance(y_train, torch.Tensor):
         same_device(K_train, "K_train", y_train, "y_train")
 

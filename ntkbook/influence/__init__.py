@@ -12,7 +12,7 @@ The subpackage follows the book:
 * :mod:`~ntkbook.influence.ntk` (chapters 8–9) — influence in the NTK regime from kernel
   matrices: exact leave-one-out, the IHVP estimate and its error, group complexity, influence
   along training time;
-* ``ntkbook.influence.wide`` (chapter 8) — the wide two-layer network trained on Zhang &
+* :mod:`~ntkbook.influence.wide` (chapter 8) — the wide two-layer network trained on Zhang &
   Zhang's regularized loss, and its leave-one-out retraining.
 """
 

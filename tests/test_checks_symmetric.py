@@ -1,0 +1,115 @@
+"""The two-pass symmetry and finiteness check (ntkbook._checks.symmetric_finite) and the solvers
+that rely on it instead of a full comparison of K with Kᵀ: kernel_ridge and
+gradient_flow_prediction still reject asymmetric and non-finite kernels, and still solve."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import ntkbook
+from ntkbook import gradient_flow_prediction, kernel_ridge
+from ntkbook._checks import kernel_pair_shapes, symmetric_finite, symmetric_finite_copy
+
+
+def kernel(n: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    return ntkbook.analytic_ntk(ntkbook.data.sphere(n, 5, seed=seed, dtype=dtype), depth=2)
+
+
+def positions(n: int, count: int, seed: int) -> list[tuple[int, int]]:
+    g = torch.Generator().manual_seed(seed)
+    pairs = torch.randint(0, n, (count, 2), generator=g).tolist()
+    return [(i, j) for i, j in pairs if i != j]
+
+
+CHECKS = [symmetric_finite, symmetric_finite_copy]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_symmetric_kernels_pass(check) -> None:
+    for dtype in (torch.float64, torch.float32):
+        check(kernel(300, dtype=dtype), "K")
+    K = kernel(300)
+    check(K + 1e-14 * K.abs().max() * torch.randn(300, 300).double().triu(1), "K")
+
+
+def test_the_checked_copy_is_a_copy() -> None:
+    K = kernel(1000)
+    A = symmetric_finite_copy(K, "K")
+    assert torch.equal(A, K) and A.data_ptr() != K.data_ptr()
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_one_asymmetric_entry_is_found_wherever_it_is(dtype: torch.dtype, check) -> None:
+    """δ = 1e-6·max|diag| in float64 (1e-2 in float32) is missed with probability < 1e-8 each
+    (see the docstring); 40 random positions, every one must be reported."""
+    K = kernel(400, dtype=dtype)
+    delta = (1e-6 if dtype == torch.float64 else 1e-2) * float(K.diagonal().max())
+    for i, j in positions(400, 40, seed=1):
+        bad = K.clone()
+        bad[i, j] += delta
+        with pytest.raises(ValueError, match="K must be symmetric"):
+            check(bad, "K")
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_entry_is_found_wherever_it_is(value: float, check) -> None:
+    K = kernel(200)
+    for i, j in [*positions(200, 10, seed=2), (5, 5), (0, 199), (199, 0)]:
+        bad = K.clone()
+        bad[i, j] = value
+        with pytest.raises(ValueError, match="K contains NaN or infinite"):
+            check(bad, "K")
+
+
+def test_kernel_pair_shapes_names_the_argument() -> None:
+    K = kernel(4)
+    with pytest.raises(ValueError, match="K_train must be square"):
+        kernel_pair_shapes(K[:3], K)
+    with pytest.raises(ValueError, match="K_test_train must have n = 4 columns"):
+        kernel_pair_shapes(K, K[:, :3])
+    with pytest.raises(TypeError, match="K_train must be a torch.Tensor"):
+        kernel_pair_shapes(K.numpy(), K)
+    with pytest.raises(TypeError, match="K_test_train must have a floating dtype"):
+        kernel_pair_shapes(K, K.long())
+    with pytest.raises(TypeError, match="K_test_train has dtype torch.float32 but K_train"):
+        kernel_pair_shapes(K, K.float())
+
+
+def test_kernel_ridge_matches_a_direct_solve() -> None:
+    X = ntkbook.data.sphere(260, 5, seed=3)
+    K, K_test = ntkbook.analytic_ntk(X[:200], depth=2), ntkbook.analytic_ntk(X[200:], X[:200])
+    y = torch.sin(3 * X[:200, 0])
+    for ridge in (1e-3, 0.1):
+        direct = K_test @ torch.linalg.solve(K + ridge * torch.eye(200, dtype=K.dtype), y)
+        torch.testing.assert_close(kernel_ridge(K, K_test, y, ridge), direct, rtol=1e-9,
+                                   atol=1e-12)
+    Y = torch.stack([y, y**2], dim=1)
+    direct = K_test @ torch.linalg.solve(K + 1e-3 * torch.eye(200, dtype=K.dtype), Y)
+    torch.testing.assert_close(kernel_ridge(K, K_test, Y, 1e-3), direct, rtol=1e-9, atol=1e-12)
+
+
+def test_solvers_reject_asymmetric_and_non_finite_inputs() -> None:
+    K = kernel(50)
+    K_test = K[:7].clone()
+    y = torch.linspace(-1, 1, 50, dtype=torch.float64)
+    upper = K.clone()
+    upper[3, 40] = float("nan")  # the factorization never reads this triangle
+    skew = K.clone()
+    skew[3, 40] += 1e-3
+    for solve in (lambda A, B, t: kernel_ridge(A, B, t, 1e-3),
+                  lambda A, B, t: gradient_flow_prediction(A, B, t, 2.0)):
+        with pytest.raises(ValueError, match="K_train contains NaN"):
+            solve(upper, K_test, y)
+        with pytest.raises(ValueError, match="K_train must be symmetric"):
+            solve(skew, K_test, y)
+        bad_test = K_test.clone()
+        bad_test[2, 9] = float("inf")
+        with pytest.raises(ValueError, match="K_test_train"):
+            solve(K, bad_test, y)
+    bad_y = y.clone()
+    bad_y[4] = float("nan")
+    with pytest.raises(ValueError, match="y_train"):
+        kernel_ridge(K, K_test, bad_y, 1e-3)
