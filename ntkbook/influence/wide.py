@@ -67,6 +67,7 @@ _MAX_DESCENTS = 3  # steepest-descent steps a fit may take when its region steps
 _STALL_DECREASE = 1e-13  # relative decrease of L over the window that counts as none
 _CYCLE_MEMORY = 8
 _KINK_BAND = 1e-12
+_MAX_KINK_BLOCKS = 16  # more neurons with several kinks: solve with the dense E
 _SUBGRADIENT_SWEEPS = 20
 _SORT_AFTER_USES = 3  # a reference checked this often is worth sorting once
 _SLACK = 1e-9  # rounding allowance on a kink's subgradient s ∈ [0, 1]
@@ -265,7 +266,7 @@ class _State:
         self.kinks = self.kinks[self.kink.reshape(-1)[self.kinks]]
 
 
-def _solve_state(problem: _Problem, state: _State, keep: torch.Tensor):
+def _solve_state(problem: _Problem, state: _State):
     """Minimize eq. 2 over the region of ``state``: the quadratic with pattern ``active``,
     subject to z_ir = 0 on the kinks.
 
@@ -276,52 +277,104 @@ def _solve_state(problem: _Problem, state: _State, keep: torch.Tensor):
     on the pattern, ‖W − W(0)‖² = βᵀH_Sβ + 2βᵀBγ + γᵀEγ, and the kink (i, r) carries the
     subgradient s_ir = √m a_r γ_ir / β_i of relu at 0 (W is stationary iff s ∈ [0, 1]).
 
-    Returns β on all n rows (0 on the excluded one), the kinks' rows, columns and γ, the
+    The removed point (if any) keeps its row with the equation β_i = 0, so no matrix is copied.
+    Returns β on all n rows (0 on the removed one), the kinks' rows, columns and γ, the
     products β_i s_ir = √m a_r γ_ir and ‖W − W(0)‖².
     """
-    X, a, sqrt_m = problem.X, problem.a, problem.sqrt_m
-    n_keep = keep.numel()
-    H = problem.gram[keep][:, keep] * state.counts[keep][:, keep].to(X.dtype) / problem.m
-    rhs = problem.y[keep] - state.u0[keep]
+    X, a, sqrt_m, excluded = problem.X, problem.a, problem.sqrt_m, state.excluded
+    H = problem.gram * state.counts.to(X.dtype)
+    H /= problem.m
+    rhs = problem.y - state.u0
+    if excluded is not None:
+        H[excluded] = 0.0
+        H[:, excluded] = 0.0
+        rhs[excluded] = 0.0
+    M = H.clone()
+    M.diagonal().add_(problem.ridge)
+    if excluded is not None:
+        M[excluded, excluded] = 1.0
     rows, cols = state.kinks // problem.m, state.kinks % problem.m
-    if state.excluded is not None:
-        on = rows != state.excluded
+    if excluded is not None:
+        on = rows != excluded
         rows, cols = rows[on], cols[on]
     order = torch.argsort(cols, stable=True)
     rows, cols = rows[order], cols[order]
     k = rows.numel()
-    M = H + problem.ridge * torch.eye(n_keep, dtype=X.dtype, device=X.device)
     gamma = X.new_zeros(0)
+    beta = None
     if k:
-        B = state.Sf[:, cols][keep] * problem.gram[keep][:, rows] * (a[cols] / sqrt_m)
-        E = problem.gram[rows][:, rows] * (cols[:, None] == cols[None, :])
+        B = state.Sf[:, cols] * problem.gram[:, rows] * (a[cols] / sqrt_m)
+        if excluded is not None:
+            B[excluded] = 0.0
         rhs2 = -problem.Z0[rows, cols]
-        E_chol, info = torch.linalg.cholesky_ex(E)
-        if int(info) != 0:  # dependent kinks: more on one neuron than it has directions
+        solved = _solve_kink_blocks(problem.gram, rows, cols, torch.cat([B.T, rhs2[:, None]], 1))
+        if solved is None:  # dependent kinks: more on one neuron than it has directions
+            E = problem.gram[rows][:, rows] * (cols[:, None] == cols[None, :])
             system = torch.cat([torch.cat([M, B], 1), torch.cat([B.T, E], 1)], 0)
             solution = torch.linalg.lstsq(system, torch.cat([rhs, rhs2])[:, None],
                                           driver="gelsd").solution[:, 0]
-            beta_kept, gamma = solution[:n_keep], solution[n_keep:]
+            beta, gamma = solution[:problem.n], solution[problem.n:]
         else:
-            Einv_Bt = torch.cholesky_solve(B.T, E_chol)
-            Einv_r2 = torch.cholesky_solve(rhs2[:, None], E_chol)[:, 0]
-            schur = M - B @ Einv_Bt
-            chol, info = torch.linalg.cholesky_ex(schur)
+            Einv_Bt, Einv_r2 = solved[:, :-1], solved[:, -1]
+            chol, info = torch.linalg.cholesky_ex(M - B @ Einv_Bt)
             if int(info) != 0:
                 raise ValueError("the regularized Gram is not positive definite; is ridge > 0?")
-            beta_kept = torch.cholesky_solve((rhs - B @ Einv_r2)[:, None], chol)[:, 0]
-            gamma = Einv_r2 - Einv_Bt @ beta_kept
+            beta = torch.cholesky_solve((rhs - B @ Einv_r2)[:, None], chol)[:, 0]
+            gamma = Einv_r2 - Einv_Bt @ beta
     else:
         chol, info = torch.linalg.cholesky_ex(M)
         if int(info) != 0:
             raise ValueError("the regularized Gram is not positive definite; is ridge > 0?")
-        beta_kept = torch.cholesky_solve(rhs[:, None], chol)[:, 0]
-    beta = X.new_zeros(problem.n)
-    beta[keep] = beta_kept
-    distance2 = float(beta_kept @ (H @ beta_kept))
+        beta = torch.cholesky_solve(rhs[:, None], chol)[:, 0]
+    if excluded is not None:
+        beta[excluded] = 0.0
+    distance2 = float(beta @ (H @ beta))
     if k:
-        distance2 += float(2 * beta_kept @ (B @ gamma) + gamma @ (E @ gamma))
+        E_gamma = _kink_block_product(problem.gram, rows, cols, gamma)
+        distance2 += float(2 * beta @ (B @ gamma) + gamma @ E_gamma)
     return beta, rows, cols, gamma, sqrt_m * a[cols] * gamma, distance2
+
+
+def _kink_groups(cols: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """For kinks sorted by neuron: a mask of the lone ones, and the index sets of the others."""
+    _, counts = torch.unique_consecutive(cols, return_counts=True)
+    per_kink = torch.repeat_interleave(counts, counts)
+    starts = (torch.cumsum(counts, 0) - counts)[counts > 1].tolist()
+    sizes = counts[counts > 1].tolist()
+    return per_kink == 1, [torch.arange(b, b + c, device=cols.device)
+                           for b, c in zip(starts, sizes)]
+
+
+def _solve_kink_blocks(gram: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                       R: torch.Tensor) -> torch.Tensor | None:
+    """E⁻¹R for E = C Cᵀ, block diagonal by neuron (E_kl = x_kᵀx_l for kinks of one neuron);
+    ``None`` if a block is singular."""
+    lone, groups = _kink_groups(cols)
+    if len(groups) > _MAX_KINK_BLOCKS:
+        E = gram[rows][:, rows] * (cols[:, None] == cols[None, :])
+        chol, info = torch.linalg.cholesky_ex(E)
+        return None if int(info) != 0 else torch.cholesky_solve(R, chol)
+    out = torch.empty_like(R)
+    out[lone] = R[lone] / gram[rows[lone], rows[lone]][:, None]
+    for g in groups:
+        block = gram[rows[g]][:, rows[g]]
+        chol, info = torch.linalg.cholesky_ex(block)
+        if int(info) != 0:
+            return None
+        out[g] = torch.cholesky_solve(R[g], chol)
+    return out
+
+
+def _kink_block_product(gram: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                        v: torch.Tensor) -> torch.Tensor:
+    lone, groups = _kink_groups(cols)
+    if len(groups) > _MAX_KINK_BLOCKS:
+        return (gram[rows][:, rows] * (cols[:, None] == cols[None, :])) @ v
+    out = torch.empty_like(v)
+    out[lone] = v[lone] * gram[rows[lone], rows[lone]]
+    for g in groups:
+        out[g] = gram[rows[g]][:, rows[g]] @ v[g]
+    return out
 
 
 def _candidates(problem: _Problem, reference: _Reference, state: _State,
@@ -380,14 +433,23 @@ def _min_norm_subgradient(problem: _Problem, W: torch.Tensor, Z: torch.Tensor,
         g.index_add_(0, c, s_single[:, None] * v)
         multi = (~single).nonzero().reshape(-1)
         if multi.numel():
-            s_multi = torch.zeros(multi.numel(), dtype=X.dtype, device=X.device)
+            # Coordinate descent on the box, all neurons at once: round j updates the j-th
+            # kink of every neuron that has one.
+            V_m, c_m = V[multi], cols[multi]
+            order = torch.argsort(c_m, stable=True)
+            V_m, c_m = V_m[order], c_m[order]
+            first = torch.searchsorted(c_m, c_m)          # index of each neuron's first kink
+            rank = torch.arange(c_m.numel(), device=c_m.device) - first
+            s_m = torch.zeros(c_m.numel(), dtype=X.dtype, device=X.device)
+            norms = (V_m * V_m).sum(1).clamp_min(1e-300)
             for _ in range(_SUBGRADIENT_SWEEPS):
-                for j in range(multi.numel()):
-                    k, r = int(multi[j]), int(cols[multi[j]])
-                    base = g[r] - s_multi[j] * V[k]
-                    s_new = (-(base @ V[k]) / (V[k] @ V[k]).clamp_min(1e-300)).clamp(0, 1)
-                    g[r] = base + s_new * V[k]
-                    s_multi[j] = s_new
+                for j in range(int(rank.max()) + 1):
+                    k = (rank == j).nonzero().reshape(-1)
+                    r, v = c_m[k], V_m[k]
+                    base = g[r] - s_m[k, None] * v
+                    s_new = (-(base * v).sum(1) / norms[k]).clamp(0, 1)
+                    g[r] = base + s_new[:, None] * v
+                    s_m[k] = s_new
     return g, float(torch.linalg.vector_norm(g))
 
 
@@ -434,7 +496,7 @@ def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _S
     previous_changes: list[torch.Tensor] = []
     descents = 0
     for _ in range(max_steps):
-        beta, rows, cols, gamma, kappa_s, distance2_t = _solve_state(problem, state, keep)
+        beta, rows, cols, gamma, kappa_s, distance2_t = _solve_state(problem, state)
         target = problem.weights(beta, state.Sf, rows, cols, gamma)
         moved_t = movement(target)
         c_rows, c_cols = _candidates(problem, reference, state, torch.maximum(moved, moved_t))
