@@ -90,8 +90,9 @@ async function inspect() {
     }
   }
   return {
-    mathjax: !!(window.MathJax && MathJax.version), mathjaxVersion: window.MathJax ? MathJax.version : null,
-    merrors: Array.from(document.querySelectorAll("mjx-merror")).map(e => e.textContent.slice(0, 120)),
+    mathjax: !!(window.MathJax && MathJax.version),
+    merrors: Array.from(document.querySelectorAll("mjx-merror"))
+               .map(e => e.textContent.slice(0, 120)),
     rawTex: rawTex,
     images: Array.from(document.images).map(img => ({src: img.currentSrc || img.src,
                                                       ok: img.complete && img.naturalWidth > 0,
