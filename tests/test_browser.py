@@ -14,7 +14,7 @@ downloaded). After MathJax has typeset a page, the checks look for
 
 Run it after building the book (``jupyter-book build .``)::
 
-    python -m pytest tests/test_browser.py -p no:nbval -s
+    python -m pytest tests/test_browser.py -s
 
 It skips, saying why, when the book is not built or Chromium is not installed; with
 ``NTKBOOK_BROWSER_TEST=require`` (as in ``.ci/run``) those reasons fail instead.
