@@ -66,8 +66,9 @@ _STALL_WINDOW = 10
 _MAX_DESCENTS = 3  # steepest-descent steps a fit may take when its region steps stall
 _STALL_DECREASE = 1e-13  # relative decrease of L over the window that counts as none
 _CYCLE_MEMORY = 8
+_OVERSHOOT = 0.5
+_MAX_CYCLES = 4  # repeated region changes after which a fit counts as stalled
 _KINK_BAND = 1e-12
-_MAX_KINK_BLOCKS = 16  # more neurons with several kinks: solve with the dense E
 _SUBGRADIENT_SWEEPS = 20
 _SORT_AFTER_USES = 3  # a reference checked this often is worth sorting once
 _SLACK = 1e-9  # rounding allowance on a kink's subgradient s ∈ [0, 1]
@@ -83,7 +84,8 @@ class RegularizedFit:
         model: the trained copy (its ``W`` is the minimizer; the signs ``a`` are unchanged).
         initial: the network at W(0), the anchor of the ridge term (a copy; never trained).
         ridge: λ.
-        X, y: the training data it was fitted to.
+        X: the (n, d) training inputs it was fitted to.
+        y: the (n,) training targets.
         objective: (steps + 1,) L(W) at the start and after every step.
         step_sizes: (steps,) the step of every iteration: the line-search t ∈ [0, 1] of a region
             step (1 = the region's minimizer, 0 = only the region changed), or the length along
@@ -330,51 +332,51 @@ def _solve_state(problem: _Problem, state: _State):
         beta[excluded] = 0.0
     distance2 = float(beta @ (H @ beta))
     if k:
-        E_gamma = _kink_block_product(problem.gram, rows, cols, gamma)
-        distance2 += float(2 * beta @ (B @ gamma) + gamma @ E_gamma)
+        # Bᵀβ + Eγ = −C vec(W(0)) is the KKT system's second row: γᵀEγ needs no product with E
+        distance2 += float(2 * beta @ (B @ gamma) + gamma @ (rhs2 - B.T @ beta))
     return beta, rows, cols, gamma, sqrt_m * a[cols] * gamma, distance2
-
-
-def _kink_groups(cols: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """For kinks sorted by neuron: a mask of the lone ones, and the index sets of the others."""
-    _, counts = torch.unique_consecutive(cols, return_counts=True)
-    per_kink = torch.repeat_interleave(counts, counts)
-    starts = (torch.cumsum(counts, 0) - counts)[counts > 1].tolist()
-    sizes = counts[counts > 1].tolist()
-    return per_kink == 1, [torch.arange(b, b + c, device=cols.device)
-                           for b, c in zip(starts, sizes)]
 
 
 def _solve_kink_blocks(gram: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                        R: torch.Tensor) -> torch.Tensor | None:
-    """E⁻¹R for E = C Cᵀ, block diagonal by neuron (E_kl = x_kᵀx_l for kinks of one neuron);
-    ``None`` if a block is singular."""
-    lone, groups = _kink_groups(cols)
-    if len(groups) > _MAX_KINK_BLOCKS:
-        E = gram[rows][:, rows] * (cols[:, None] == cols[None, :])
-        chol, info = torch.linalg.cholesky_ex(E)
-        return None if int(info) != 0 else torch.cholesky_solve(R, chol)
+    """E⁻¹R for E = C Cᵀ (E_kl = x_kᵀx_l for two kinks of one neuron, 0 across neurons);
+    ``None`` if E is singular. A kink alone on its neuron is a 1 × 1 block."""
+    lone = torch.bincount(cols)[cols] == 1
     out = torch.empty_like(R)
     out[lone] = R[lone] / gram[rows[lone], rows[lone]][:, None]
-    for g in groups:
-        block = gram[rows[g]][:, rows[g]]
-        chol, info = torch.linalg.cholesky_ex(block)
-        if int(info) != 0:
+    shared = (~lone).nonzero().reshape(-1)       # sorted by neuron (the caller sorts by cols)
+    if shared.numel():
+        # the blocks of neurons with several kinks, padded with the identity to one size and
+        # factorized in one batch
+        c = cols[shared]
+        _, sizes = torch.unique_consecutive(c, return_counts=True)
+        group = torch.repeat_interleave(torch.arange(sizes.numel(), device=c.device), sizes)
+        slot = torch.arange(c.numel(), device=c.device) - (torch.cumsum(sizes, 0) - sizes)[group]
+        width = int(sizes.max())
+        blocks = torch.eye(width, dtype=R.dtype, device=R.device).repeat(sizes.numel(), 1, 1)
+        r = rows[shared]
+        same = group[:, None] == group[None, :]
+        pairs = same.nonzero(as_tuple=True) if c.numel() <= 4096 else _pairs_in_groups(group)
+        blocks[group[pairs[0]], slot[pairs[0]], slot[pairs[1]]] = gram[r[pairs[0]], r[pairs[1]]]
+        chol, info = torch.linalg.cholesky_ex(blocks)
+        if bool((info != 0).any()):
             return None
-        out[g] = torch.cholesky_solve(R[g], chol)
+        padded = R.new_zeros(sizes.numel(), width, R.shape[1])
+        padded[group, slot] = R[shared]
+        out[shared] = torch.cholesky_solve(padded, chol)[group, slot]
     return out
 
 
-def _kink_block_product(gram: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                        v: torch.Tensor) -> torch.Tensor:
-    lone, groups = _kink_groups(cols)
-    if len(groups) > _MAX_KINK_BLOCKS:
-        return (gram[rows][:, rows] * (cols[:, None] == cols[None, :])) @ v
-    out = torch.empty_like(v)
-    out[lone] = v[lone] * gram[rows[lone], rows[lone]]
-    for g in groups:
-        out[g] = gram[rows[g]][:, rows[g]] @ v[g]
-    return out
+def _pairs_in_groups(group: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All (k, l) with group[k] == group[l], for a sorted ``group``, without a k × k matrix."""
+    _, sizes = torch.unique_consecutive(group, return_counts=True)
+    starts = torch.cumsum(sizes, 0) - sizes
+    left, right = [], []
+    for start, size in zip(starts.tolist(), sizes.tolist()):
+        members = torch.arange(start, start + size, device=group.device)
+        left.append(members.repeat_interleave(size))
+        right.append(members.repeat(size))
+    return torch.cat(left), torch.cat(right)
 
 
 def _candidates(problem: _Problem, reference: _Reference, state: _State,
@@ -471,8 +473,10 @@ def _descent_step(problem: _Problem, W: torch.Tensor, Z: torch.Tensor, f: torch.
 
 
 def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _State, *,
-            tol: float, max_steps: int) -> tuple[torch.Tensor, dict]:
-    """Active-set Newton iteration on eq. 2 from W (in the region ``state``)."""
+            tol: float, max_steps: int, descents_allowed: int = _MAX_DESCENTS
+            ) -> tuple[torch.Tensor, dict]:
+    """Active-set Newton iteration on eq. 2 from W (in the region ``state``), with at most
+    ``descents_allowed`` steepest-descent steps when the region steps stall."""
     y, W0, a, ridge, sqrt_m = problem.y, problem.W0, problem.a, problem.ridge, problem.sqrt_m
     keep = torch.arange(problem.n, device=y.device)
     excluded = state.excluded
@@ -495,6 +499,7 @@ def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _S
               "pattern_flips": [], "kinks": [], "status": None}
     previous_changes: list[torch.Tensor] = []
     descents = 0
+    cycles = 0
     for _ in range(max_steps):
         beta, rows, cols, gamma, kappa_s, distance2_t = _solve_state(problem, state)
         target = problem.weights(beta, state.Sf, rows, cols, gamma)
@@ -547,12 +552,14 @@ def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _S
             else:
                 t = 0.0  # no decrease along this direction: only the region changes
         # The next region, from the target (a primal-dual active-set rule): an entry with the
-        # wrong sign flips, unless it has crossed before — then it is held on its kink; a kink
-        # whose subgradient leaves [0, 1] is released to the side it points to.
+        # wrong sign flips (or is held on its kink, below); a kink whose subgradient leaves
+        # [0, 1] is released to the side it points to.
         released = up | down
         changes = torch.cat([w_rows * problem.m + w_cols,
                              rows[released] * problem.m + cols[released]]).sort().values
-        if changes.numel() > 1 and any(torch.equal(changes, c) for c in previous_changes):
+        repeated = changes.numel() > 0 and any(torch.equal(changes, c) for c in previous_changes)
+        cycles += int(repeated)
+        if repeated and changes.numel() > 1:
             # The same entries change again as a few steps ago (the regions cycle, each step
             # only a sliver of a descent): change just the most violated one this time.
             if bool(released.any()):
@@ -567,7 +574,10 @@ def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _S
                 w_rows, w_cols, w_z = w_rows[worst:worst + 1], w_cols[worst:worst + 1], w_z[
                     worst:worst + 1]
         previous_changes = [changes, *previous_changes[:_CYCLE_MEMORY - 1]]
-        again = state.crossed[w_rows, w_cols]
+        # Held on its kink instead: an entry that has crossed before, or whose target lands just
+        # past the kink (by less than half of its move) — a valley the step overshoots.
+        z_now = _pre_activations(problem, W, w_rows, w_cols)
+        again = state.crossed[w_rows, w_cols] | (w_z.abs() < _OVERSHOOT * (w_z - z_now).abs())
         to_kink_rows, to_kink_cols = w_rows[again], w_cols[again]
         flip_rows, flip_cols = w_rows[~again], w_cols[~again]
         becomes_active = ~state.active[flip_rows, flip_cols]
@@ -604,7 +614,10 @@ def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _S
         if len(recent) == _PATIENCE and max(recent) <= tol * problem.scale_y:
             record["status"] = "stalled"  # the predictions have stopped moving
             break
-        if t == 0.0 and descents < _MAX_DESCENTS:
+        if cycles >= _MAX_CYCLES:
+            record["status"] = "stalled"  # the regions keep cycling through the same kinks
+            break
+        if t == 0.0 and descents < descents_allowed:
             # The region steps make no progress: is W stationary? If not, take a steepest-
             # descent step of the nonsmooth L, which no region's quadratic sees, and restart the
             # regions from where it lands.
@@ -690,7 +703,7 @@ def _fit(initial: TwoLayerReLU, problem: _Problem, start: torch.Tensor, *, tol: 
         reference = _Reference(problem, start)
         state = _State.create(problem, reference, reference.positive)
         W, record = _newton(problem, reference, start, state, tol=tol, max_steps=max_steps)
-    trained = copy.deepcopy(initial)
+    trained = copy.deepcopy(initial).requires_grad_(True)   # W is a trainable parameter again
     with torch.no_grad():
         trained.W.copy_(W)
     dtype = problem.X.dtype
@@ -883,8 +896,11 @@ def nn_loo_influence(
             loop = tqdm(indices, desc=f"retraining without each point (m = {model.m})",
                         leave=False)
         for column, i in enumerate(loop):
+            # A warm start sits next to the answer: its stalls are cycles between neighbouring
+            # regions, which steepest-descent steps cost more than they gain.
             W, _ = _newton(problem, reference, W_begin, state_begin.copy(excluded=i), tol=tol,
-                           max_steps=max_steps)
+                           max_steps=max_steps, descents_allowed=0 if start == "warm" else
+                           _MAX_DESCENTS)
             f_without = torch.relu(X_test @ W.T) @ initial.a / problem.sqrt_m
             out[:, column] = _test_losses_change(f_without, f_with, y_test)
     return out
