@@ -2,6 +2,8 @@
 
 * :func:`ntk_loo_influence` — exact kernel-ridge leave-one-out influence (eq. 8–9);
 * :func:`ntk_ihvp_influence` — the IHVP estimate in the NTK regime (Prop. 1, eq. 13);
+* :func:`kernel_ihvp_influence` — Koh & Liang's IHVP influence (eq. 12) of a trained model whose
+  Hessian is JᵀJ + λI, from its tangent kernel and residuals (the push-through identity);
 * :func:`ihvp_decomposition` — eq. 14 and Theorem 3's bound;
 * :func:`ihvp_error_rate_lower_bound` — Theorem 3's lower bound λ_min/(λ_min + λ) on the
   error rate (eq. 16);
@@ -129,6 +131,70 @@ def ntk_ihvp_influence(
     A = K_test_train @ G
     residual_test = K_test_train @ alpha - y_test
     residual_train = K_train @ alpha - y_train
+    return A * residual_test[:, None] * residual_train[None, :]
+
+
+def kernel_ihvp_influence(
+    K_train: torch.Tensor,
+    K_test_train: torch.Tensor,
+    residual_train: torch.Tensor,
+    residual_test: torch.Tensor,
+    ridge: float,
+) -> torch.Tensor:
+    """Koh & Liang's IHVP influence computed in function space (Zhang & Zhang 2022, eq. 12).
+
+    For a model f(x; w) trained on L(w) = ½Σ_i (f(x_i; w) − y_i)² + ½λ‖w − w_anchor‖² whose
+    Hessian at the trained weights is H = JᵀJ + λI — a linear or linearized model, or the
+    two-layer ReLU network of eq. 1 wherever no pre-activation sits on the kink (ReLU'' = 0),
+    J the (n, P) Jacobian of the training outputs — the per-example gradients are
+    ∇ℓ_i = r_i J_iᵀ with r_i = f(x_i) − y_i, and the push-through identity
+    (JᵀJ + λI)⁻¹Jᵀ = Jᵀ(JJᵀ + λI)⁻¹ turns the P × P solve into an n × n one:
+
+        Î[t, i] = ∇ℓ_tᵀ H⁻¹ ∇ℓ_i = r_t r_i [K_te (K + λI)⁻¹]_{t,i},
+
+    with K = JJᵀ and K_te = J(X_test)Jᵀ the tangent kernel at the trained weights. The result is
+    what :func:`ntkbook.influence.koh_liang_influence` computes with an exact solver, in the
+    removal convention of :func:`ntk_loo_influence` (positive: i helped), at O(n³ + n_test n²)
+    cost instead of P-dimensional solves. The anchor of the ridge term enters only through the
+    trained weights (where K and r are evaluated), not through H. With the infinite-width kernel
+    and the kernel-ridge residuals it is :func:`ntk_ihvp_influence` (eq. 13).
+
+    Args:
+        K_train: (n, n) tangent kernel JJᵀ at the trained weights. K_test_train: (n_test, n).
+        residual_train: (n,) f(x_i) − y_i. residual_test: (n_test,) f(x_t) − y_t.
+        ridge: λ > 0 (without it H = JᵀJ is singular when P > n).
+
+    Returns:
+        (n_test, n) tensor Î[t, i].
+
+    Raises:
+        TypeError: non-tensors or mixed dtypes.
+        ValueError: mismatched shapes, non-finite entries, ridge ≤ 0, a K_train that is not
+            symmetric or for which K_train + λI is not positive definite.
+
+    Example:
+        A linear model f(x) = wᵀx is its own linearization; its tangent kernel is XXᵀ:
+
+        >>> g = torch.Generator().manual_seed(0)
+        >>> X = torch.randn(6, 10, generator=g, dtype=torch.float64)
+        >>> y = torch.randn(6, generator=g, dtype=torch.float64)
+        >>> H = X.T @ X + 0.5 * torch.eye(10, dtype=torch.float64)
+        >>> w = torch.linalg.solve(H, X.T @ y)
+        >>> r = X @ w - y
+        >>> direct = (r[:, None] * X) @ torch.linalg.solve(H, (r[:, None] * X).T)
+        >>> pushed = kernel_ihvp_influence(X @ X.T, X @ X.T, r, r, ridge=0.5)
+        >>> bool(torch.allclose(pushed, direct))
+        True
+    """
+    ridge = positive_float(ridge, "ridge")
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    like(K_train, "K_train", K_test_train, "K_test_train")
+    residual_train = as_vector(residual_train, "residual_train", K_train.shape[0])
+    residual_test = as_vector(residual_test, "residual_test", K_test_train.shape[0])
+    like(K_train, "K_train", residual_train, "residual_train")
+    like(K_train, "K_train", residual_test, "residual_test")
+    chol = _cholesky(K_train, ridge)
+    A = torch.cholesky_solve(K_test_train.T, chol).T  # K_te (K + λI)⁻¹
     return A * residual_test[:, None] * residual_train[None, :]
 
 
