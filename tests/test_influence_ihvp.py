@@ -203,6 +203,38 @@ def test_influence_along_time_bad_inputs() -> None:
         ntk_loo_influence_along_time(-K, K_test, y, y_test, 1.0)
 
 
+def test_influence_along_time_with_several_targets_is_one_call_per_target() -> None:
+    """k target columns share the eigendecompositions; each column is the 1-D answer."""
+    X = torch.nn.functional.normalize(
+        torch.randn(11, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64), dim=1)
+    Xt = torch.nn.functional.normalize(
+        torch.randn(4, 3, generator=torch.Generator().manual_seed(9), dtype=torch.float64), dim=1)
+    K, K_test = analytic_ntk(X, depth=1), analytic_ntk(Xt, X, depth=1)
+    Y = torch.stack([torch.sign(X[:, 0]), torch.sin(3 * X[:, 1]), X[:, 2]], 1)
+    Y_test = torch.stack([torch.sign(Xt[:, 0]), torch.sin(3 * Xt[:, 1]), Xt[:, 2]], 1)
+    times = torch.tensor([0.1, 1.0, 30.0], dtype=torch.float64)
+    got = ntk_loo_influence_along_time(K, K_test, Y, Y_test, times)
+    assert got.shape == (3, 4, 11, 3)
+    for c in range(3):
+        torch.testing.assert_close(got[..., c],
+                                   ntk_loo_influence_along_time(K, K_test, Y[:, c], Y_test[:, c],
+                                                                times), rtol=1e-12, atol=1e-14)
+    one_time = ntk_loo_influence_along_time(K, K_test, Y, Y_test, 1.0)
+    assert one_time.shape == (4, 11, 3)
+    torch.testing.assert_close(one_time, got[1], rtol=1e-12, atol=1e-14)
+    # with the training set as test set the diagonal is the self-influence, >= 0 at t = infinity
+    late = ntk_loo_influence_along_time(K, K, Y[:, 0], Y[:, 0], 1e6)
+    torch.testing.assert_close(late.diagonal(), ntk_loo_influence(K, K, Y[:, 0], Y[:, 0],
+                                                                  0.0).diagonal(),
+                               rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="both be 1-D"):
+        ntk_loo_influence_along_time(K, K_test, Y, Y_test[:, 0], 1.0)
+    with pytest.raises(ValueError, match=r"shapes \(11, k\) and \(4, k\)"):
+        ntk_loo_influence_along_time(K, K_test, Y, Y_test[:, :2], 1.0)
+    with pytest.raises(TypeError, match="y_test must be a torch.Tensor"):
+        ntk_loo_influence_along_time(K, K_test, Y[:, 0], [1.0] * 4, 1.0)
+
+
 def test_kernel_ihvp_influence_is_koh_liang_with_the_full_hessian_of_a_trained_network() -> None:
     """The push-through formula against the P × P Hessian of eq. 2 (torch.func, direct solve)."""
     import ntkbook

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from .._checks import (
+    as_matrix,
     as_vector,
     kernel_pair,
     like,
@@ -339,6 +340,36 @@ def group_complexity(K_train: torch.Tensor, y_train: torch.Tensor, group) -> flo
     return norm(K_train, y_train) - norm(K_train[keep][:, keep], y_train[keep])
 
 
+def _flow_filter(lam: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """(1 − e^{−λt})/λ for every (time, eigenvalue), continuous at λ = 0 (where it is t)."""
+    lt = times[:, None] * lam[None, :]
+    safe = torch.where(lam > 0, lam, torch.ones_like(lam))
+    return torch.where(lam > 0, -torch.expm1(-lt) / safe, times[:, None].expand_as(lt))
+
+
+def _target_columns(y_train: object, y_test: object, n: int, n_test: int,
+                    K_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """Targets as (n, k) and (n_test, k) columns of K_train's dtype; whether they were 1-D."""
+    for value, name in ((y_train, "y_train"), (y_test, "y_test")):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if y_train.ndim == 1 and y_test.ndim == 1:
+        y_train, y_test = as_vector(y_train, "y_train", n), as_vector(y_test, "y_test", n_test)
+        y_train, y_test, single = y_train[:, None], y_test[:, None], True
+    elif y_train.ndim == 2 and y_test.ndim == 2:
+        y_train, y_test = as_matrix(y_train, "y_train"), as_matrix(y_test, "y_test")
+        if (y_train.shape[0], y_test.shape[0], y_train.shape[1]) != (n, n_test, y_test.shape[1]):
+            raise ValueError(f"y_train and y_test must have shapes ({n}, k) and ({n_test}, k), "
+                             f"got {tuple(y_train.shape)} and {tuple(y_test.shape)}")
+        single = False
+    else:
+        raise ValueError("y_train and y_test must both be 1-D (one target) or both 2-D (k "
+                         f"targets), got shapes {tuple(y_train.shape)} and {tuple(y_test.shape)}")
+    same_device(K_train, "K_train", y_train, "y_train")
+    same_device(K_train, "K_train", y_test, "y_test")
+    return y_train.to(K_train.dtype), y_test.to(K_train.dtype), single
+
+
 def ntk_loo_influence_along_time(
     K_train: torch.Tensor,
     K_test_train: torch.Tensor,
@@ -355,36 +386,54 @@ def ntk_loo_influence_along_time(
     Influence has the sign convention of :func:`ntk_loo_influence`: for a test point x_j,
     I_t[j, i] = ½(f_t⁽⁻ⁱ⁾(x_j) − y_j)² − ½(f_t(x_j) − y_j)², where f_t⁽⁻ⁱ⁾ is trained for the
     same time without point i. As t → ∞ it tends to the ridgeless :func:`ntk_loo_influence`.
+    With the training set as the test set, the diagonal is each point's self-influence.
 
     Removing a point changes the whole spectrum of the flow, so there is no rank-one shortcut as
     at t = ∞: each point costs one eigendecomposition of an (n − 1) × (n − 1) kernel, O(n⁴) in all
     (a few seconds for n = 300 on one core), and every time comes at once from that basis. No
-    inverse is formed: (1 − e^{−λt})/λ → t as λ → 0, so a singular K_train is fine.
+    inverse is formed: (1 − e^{−λt})/λ → t as λ → 0, so a singular K_train is fine. Several
+    target vectors on the same inputs (clean and corrupted labels, say) share the
+    eigendecompositions: pass them as the k columns of 2-D targets.
 
     Args:
         K_train: (n, n) PSD kernel. K_test_train: (n_test, n).
-        y_train: (n,) targets. y_test: (n_test,) targets.
+        y_train: (n,) targets, or (n, k) for k target vectors at once.
+        y_test: (n_test,) targets, or (n_test, k) with the same k.
         t: a time ≥ 0, or a 1-D tensor of times.
 
     Returns:
-        (n_test, n) for a scalar t; (len(t), n_test, n) for a tensor of times.
+        (n_test, n) for a scalar t; (len(t), n_test, n) for a tensor of times; with 2-D targets a
+        trailing dimension k is added.
+
+    Raises:
+        TypeError: non-tensors or kernels of two dtypes.
+        ValueError: mismatched shapes, 1-D targets mixed with 2-D ones, non-finite entries,
+            t < 0, n < 2, a K_train that is not symmetric positive semi-definite.
     """
-    K_train, K_test_train, y_train, y_test = _kernel_inputs(K_train, K_test_train, y_train,
-                                                            y_test)
-    n = K_train.shape[0]
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    like(K_train, "K_train", K_test_train, "K_test_train")
+    n, n_test = K_train.shape[0], K_test_train.shape[0]
     if n < 2:
         raise ValueError(f"leave-one-out needs at least 2 training points, got n = {n}")
+    Y, Y_test, single = _target_columns(y_train, y_test, n, n_test, K_train)
     times, scalar = _times(t, K_train)
-    full = gradient_flow_prediction(K_train, K_test_train, y_train, times)  # (T, n_test)
-    residual = full - y_test[None, :]
-    out = torch.empty(len(times), K_test_train.shape[0], n, dtype=K_train.dtype,
+    # The full-data flow through the public, validated path (symmetry, PSD, finiteness).
+    full = torch.stack([gradient_flow_prediction(K_train, K_test_train, Y[:, c], times)
+                        for c in range(Y.shape[1])], -1)                  # (T, n_test, k)
+    residual = full - Y_test[None]
+    out = torch.empty(len(times), n_test, n, Y.shape[1], dtype=K_train.dtype,
                       device=K_train.device)
     everyone = torch.arange(n, device=K_train.device)
     for i in range(n):
         rows = everyone[everyone != i]
-        without = gradient_flow_prediction(K_train[rows][:, rows], K_test_train[:, rows],
-                                           y_train[rows], times)
-        out[:, :, i] = 0.5 * ((without - y_test[None, :]) ** 2 - residual**2)
+        # A principal submatrix of a PSD matrix is PSD: clamp only rounding below zero.
+        lam, V = torch.linalg.eigh(K_train.index_select(0, rows).index_select(1, rows))
+        spectral = _flow_filter(lam.clamp_min(0.0), times)                # (T, n − 1)
+        coef = V @ (spectral[:, :, None] * (V.T @ Y[rows])[None])         # (T, n − 1, k)
+        without = K_test_train.index_select(1, rows) @ coef              # (T, n_test, k)
+        out[:, :, i] = 0.5 * ((without - Y_test[None]) ** 2 - residual**2)
+    if single:
+        out = out[..., 0]
     return out[0] if scalar else out
 
 
