@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 ALLOWED_TAGS = {
     "hide-input", "hide-output", "hide-cell", "remove-input", "remove-output", "remove-cell",
-    "nbval-ignore-output",
+    "nbval-ignore-output", "remove-stderr",
 }
 INSTALL = re.compile(r"(^|\s)[%!]\s*pip\s+install|subprocess.*pip", re.MULTILINE)
 DOWNLOAD = re.compile(
