@@ -378,8 +378,9 @@ def antisymmetric_copy(model: TwoLayerReLU) -> TwoLayerReLU:
     while the tangent kernel at initialization equals that of the first m/2 neurons:
     H(0) = (XXᵀ) ⊙ (S Sᵀ)/(m/2) with S the pattern of the first half. Arora et al. (ICML 2019,
     Sec. 4) make u(0) small by a small initialization scale κ; this makes it zero at any κ, which
-    keeps the activation patterns as stable as κ = 1 allows. The neurons are trained
-    independently afterwards.
+    keeps the activation patterns as stable as κ = 1 allows. The two copies are separate
+    parameters afterwards, but not independent: they start with opposite gradients and are
+    coupled through the shared residual.
 
     Args:
         model: a :class:`TwoLayerReLU` with an even width m; it is not changed.
