@@ -28,7 +28,9 @@ def test_homogeneous_kappa_rejects_the_wrong_power() -> None:
     kappa_1 = theory.lazy_criterion(TwoLayerNet(5, 40, tau=1.0, seed=0), X, y).kappa
     result = exercises.ch3_homogeneous_kappa(kappa_1 / 3.0, tau=3.0)
     assert not result.correct
-    assert "expected" in result.message
+    assert "degrees of homogeneity" in result.message
+    unchanged = exercises.ch3_homogeneous_kappa(kappa_1, tau=3.0)
+    assert not unchanged.correct and "kappa depends on tau" in unchanged.message
 
 
 def test_homogeneous_kappa_rejects_a_bad_tau() -> None:
