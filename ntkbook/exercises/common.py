@@ -86,7 +86,7 @@ def _kind(value) -> str:
 def _answer(value, name: str) -> tuple[np.ndarray | None, str]:
     """The reader's answer as a float64 array, or None and the message that says why not."""
     try:
-        return _as_array(value, name), ""
+        return _as_array(value, "the answer"), ""
     except TypeError as err:
         return None, f"{name}: {err}."
 
@@ -170,6 +170,12 @@ def check_array(answer, expected, *, rtol: float = 1e-6, atol: float = 1e-9,
                                  f"(relative tolerance {rtol:.1g}).{hint}{shown}")
 
 
+def _raised(err: Exception) -> str:
+    if isinstance(err, NotImplementedError) and not str(err):
+        return "NotImplementedError (the function is not written yet)"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
 def returned_problem(got, name: str) -> ExerciseResult | None:
     """A failing result if a reader's function returned ``None`` or a string, else None."""
     if got is None or isinstance(got, (str, bytes)):
@@ -189,8 +195,7 @@ def check_function(answer: Callable, reference: Callable, inputs: list, *, rtol:
         try:
             got = answer(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
         except Exception as err:  # the reader's code: report, don't crash the chapter
-            return ExerciseResult(False, f"{name}: raised {type(err).__name__}: {err} "
-                                         f"on test input {k}.")
+            return ExerciseResult(False, f"{name}: raised {_raised(err)} on test input {k}.")
         returned = returned_problem(got, f"{name} on test input {k}")
         if returned is not None:
             return returned
