@@ -85,7 +85,9 @@ def test_refuses_to_overwrite_the_book_or_a_foreign_directory(tmp_path: Path) ->
 # A tiny synthetic book: one chapter with a numeric and a function exercise and their solutions.
 _EXERCISES = [
     _md("# Tiny chapter"),
-    _code("import ntkbook\nprint('main text')"),
+    _code("try:\n    import ntkbook\nexcept ImportError:\n"
+          "    %pip install -q \"ntkbook @ git+https://github.com/ntkbook/ntkbook\"\n"
+          "    import ntkbook\nprint('main text')"),
     _md("```{exercise} A number\n:label: ex-t-1\n\nCheck it with "
         "`ntkbook.exercises.ch1_hessian_norm(answer, width=400, input_norm=3.0)`.\n```"),
     _md("```{solution-start} ex-t-1\n:class: dropdown\n```"),
@@ -119,7 +121,8 @@ def test_answer_and_check_cells_follow_each_checked_exercise(tmp_path: Path) -> 
     root = _tiny_book(tmp_path / "src")
     (path,) = student_edition.write_edition(tmp_path / "out", root=root,
                                             repository="https://example.org/students",
-                                            branch="spring")
+                                            branch="spring",
+                                            install="ntkbook @ git+https://x.org/nb@v0.1.0")
     cells = _cells(path)
     roles = [(c["metadata"]["ntkbook"]["role"], c["metadata"]["ntkbook"]["exercise"])
              for c in cells if "ntkbook" in c["metadata"]]
@@ -137,6 +140,9 @@ def test_answer_and_check_cells_follow_each_checked_exercise(tmp_path: Path) -> 
     assert "import math" in sources[i + 10]
     assert sources[i + 10].endswith("ch4_two_point_lambda0(answer_b, angle=math.pi / 4)\n")
     assert all(c.get("id") for c in cells if "ntkbook" in c["metadata"])
+    assert '%pip install -q "ntkbook @ git+https://x.org/nb@v0.1.0"' in sources[1]
+    with pytest.raises(ValueError, match="requirement"):
+        student_edition.pin_install({"cells": []}, 'x" && rm -rf ~ "')
     out = tmp_path / "out"
     for name in ("pytest.ini", "conftest.py", "notebook_grading.py"):
         assert (out / name).exists(), name

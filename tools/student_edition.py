@@ -18,7 +18,9 @@ The edition ships ``pytest.ini``, ``conftest.py`` and ``notebook_grading.py``: `
 in it executes each chapter once and reports one test per exercise (plus one, "chapter runs",
 for the chapter's own cells); ``tools/autograde.py`` scores a folder of submitted notebooks.
 ``--repository`` and ``--branch`` point the launch buttons of the edition's HTML at the
-repository the students' notebooks are published in.
+repository the students' notebooks are published in; ``--install`` replaces the requirement that
+each chapter's first cell installs in a fresh Colab runtime (the package from the default branch)
+by a pinned one, e.g. ``--install "ntkbook @ git+https://github.com/ntkbook/ntkbook@v0.1.0"``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ LABEL = re.compile(r"^:label:\s*(\S+)", re.MULTILINE)
 START = re.compile(r"^```\{solution-start\}", re.MULTILINE)
 END = re.compile(r"^```\{solution-end\}", re.MULTILINE)
 MARKER = ".student-edition"
+INSTALL = "ntkbook @ git+https://github.com/ntkbook/ntkbook"
 
 
 def _source(cell: dict) -> str:
@@ -188,8 +191,22 @@ def _point_repository(config: str, repository: str | None, branch: str | None) -
     return config[:block.start(1)] + body + config[block.end(1):]
 
 
+def pin_install(notebook: dict, requirement: str) -> dict:
+    """A copy of ``notebook`` whose ``%pip install`` of the package names ``requirement``."""
+    if not requirement.strip() or '"' in requirement:
+        raise ValueError(f"requirement must be a non-empty pip requirement without quotes, "
+                         f"got {requirement!r}")
+    cells = []
+    for cell in notebook["cells"]:
+        text = _source(cell)
+        if cell["cell_type"] == "code" and f'"{INSTALL}"' in text:
+            cell = {**cell, "source": text.replace(f'"{INSTALL}"', f'"{requirement}"')}
+        cells.append(cell)
+    return {**notebook, "cells": cells}
+
+
 def write_edition(out: Path, *, root: Path = ROOT, repository: str | None = None,
-                  branch: str | None = None) -> list[Path]:
+                  branch: str | None = None, install: str | None = None) -> list[Path]:
     """Write the student edition of the book at ``root`` to ``out``; return its notebooks."""
     out, root = out.resolve(), root.resolve()
     book = root / "book"
@@ -213,6 +230,8 @@ def write_edition(out: Path, *, root: Path = ROOT, repository: str | None = None
     written = []
     for path in sorted((out / "book").glob("*.ipynb")):
         nb = add_answer_cells(strip_solutions(json.loads(path.read_text(encoding="utf-8"))))
+        if install is not None:
+            nb = pin_install(nb, install)
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(path)
     return written
@@ -223,8 +242,10 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="directory to write the student edition to")
     parser.add_argument("--repository", help="repository URL for the edition's launch buttons")
     parser.add_argument("--branch", help="branch of that repository")
+    parser.add_argument("--install", help="the pip requirement a fresh Colab runtime installs")
     args = parser.parse_args()
-    for path in write_edition(args.out, repository=args.repository, branch=args.branch):
+    for path in write_edition(args.out, repository=args.repository, branch=args.branch,
+                              install=args.install):
         print(f"wrote {path}")
     print(f"build it with: jupyter-book build {args.out}")
 
