@@ -210,3 +210,30 @@ def test_the_autograder_scores_each_exercise_and_restores_edited_checks(tmp_path
     text = autograde.table(labels, results)
     assert "| ada | 1 | 1 | 0 | 0 | 2/4 |" in text and "| bob | 0 | 0 | 0 | 0 | 0/4 |" in text
     assert "| solved by | 50% | 50% | 0% | 0% | |" in text
+
+
+def test_every_checked_exercise_of_the_book_gets_a_stub_and_a_valid_check(tmp_path: Path) -> None:
+    import re
+
+    from ntkbook import exercises
+
+    written = student_edition.write_edition(tmp_path / "edition")
+    labels = []
+    for path in written:
+        cells = _cells(path)
+        for k, cell in enumerate(cells):
+            meta = cell["metadata"].get("ntkbook")
+            if not meta or meta["role"] != "check":
+                continue
+            labels.append(meta["exercise"])
+            assert cells[k - 1]["metadata"]["ntkbook"] == {"role": "answer",
+                                                           "exercise": meta["exercise"]}
+            (name,) = re.findall(r"ntkbook\.exercises\.(\w+)\(", "".join(cell["source"]))
+            assert name in exercises.__all__, (path.name, name)
+            compile("".join(cell["source"]) + "\n" + "".join(cells[k - 1]["source"]),
+                    path.name, "exec")
+    assert len(labels) == len(set(labels))
+    # every chapter checker of the package is handed out by some exercise
+    handed_out = {n for path in written for n in re.findall(
+        r"ntkbook\.exercises\.(ch\d+_\w+)\(", path.read_text(encoding="utf-8"))}
+    assert {n for n in exercises.__all__ if re.match(r"ch\d+_", n)} <= handed_out
