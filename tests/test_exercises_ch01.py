@@ -36,7 +36,10 @@ def test_relu_ntk_value_rejects_the_first_layer_term_alone() -> None:
     wrong = (math.pi - angle) / math.pi * math.cos(angle)
     result = exercises.ch1_relu_ntk_value(wrong, angle=angle)
     assert not result.correct
-    assert "expected" in result.message
+    assert "Known mistake: only the hidden-layer term" in result.message
+    # the call the exercise's prompt gives: the angle defaults to the exercise's pi/3
+    assert exercises.ch1_relu_ntk_value(_theta_one(math.pi / 3)).correct
+    assert not exercises.ch1_relu_ntk_value(wrong).correct
 
 
 @pytest.mark.parametrize("angle", [-0.1, 4.0, "1.0", True])

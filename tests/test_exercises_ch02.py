@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import ntkbook
 from ntkbook import exercises
 
 
@@ -37,7 +38,13 @@ def test_ntk_orthogonal_rejects_a_wrong_value() -> None:
     # Forgetting the output-layer term Σ⁽ᴸ⁾ is a typical mistake.
     result = exercises.ch2_ntk_orthogonal(_theta_orthogonal_by_hand(2) - 0.3, depth=2)
     assert not result.correct
-    assert "expected" in result.message
+    assert "wrong" in result.message
+    sigma2 = float(ntkbook.analytic_nngp(torch.eye(2, dtype=torch.float64)[:1],
+                                         torch.eye(2, dtype=torch.float64)[1:], depth=2))
+    missing = exercises.ch2_ntk_orthogonal(_theta_orthogonal_by_hand(2) - sigma2, depth=2)
+    assert not missing.correct and "Sigma^(L) of the last layer is missing" in missing.message
+    one_less = exercises.ch2_ntk_orthogonal(1 / math.pi, depth=2)
+    assert not one_less.correct and "one layer less" in one_less.message
 
 
 def test_ntk_orthogonal_rejects_a_bad_depth() -> None:

@@ -28,9 +28,18 @@ def test_homogeneous_kappa_rejects_the_wrong_power() -> None:
     kappa_1 = theory.lazy_criterion(TwoLayerNet(5, 40, tau=1.0, seed=0), X, y).kappa
     result = exercises.ch3_homogeneous_kappa(kappa_1 / 3.0, tau=3.0)
     assert not result.correct
-    assert "expected" in result.message
+    assert "degrees of homogeneity" in result.message
+    unchanged = exercises.ch3_homogeneous_kappa(kappa_1, tau=3.0)
+    assert not unchanged.correct and "kappa depends on tau" in unchanged.message
 
 
 def test_homogeneous_kappa_rejects_a_bad_tau() -> None:
     with pytest.raises(ValueError, match="tau"):
         exercises.ch3_homogeneous_kappa(1.0, tau=-1.0)
+
+
+def test_homogeneous_kappa_needs_more_digits_than_the_chapter_prints() -> None:
+    X, y = _chapter_data()
+    kappa_1 = theory.lazy_criterion(TwoLayerNet(5, 40, tau=1.0, seed=0), X, y).kappa
+    assert exercises.ch3_homogeneous_kappa(kappa_1 / 9.0, tau=3.0).correct
+    assert not exercises.ch3_homogeneous_kappa(round(kappa_1, 3) / 9.0, tau=3.0).correct

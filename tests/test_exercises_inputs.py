@@ -12,10 +12,9 @@ from ntkbook.exercises import check_array, check_function, check_number
 @pytest.mark.parametrize("answer", [1 + 1j, np.array([1 + 1j]), torch.tensor([1 + 1e-3j])])
 def test_a_complex_answer_is_not_correct(answer) -> None:
     """np.asarray(1 + 1j, dtype=float) keeps 1.0 (with a warning): check_array passed."""
-    with pytest.raises(TypeError, match=r"answer must be real"):
-        check_array(answer, np.ones(1) if np.ndim(answer) else 1)
-    with pytest.raises(TypeError, match=r"answer must be real"):
-        check_number(answer, 1.0)
+    for result in (check_array(answer, np.ones(1) if np.ndim(answer) else 1),
+                   check_number(answer, 1.0)):
+        assert not result.correct and "answer must be real" in result.message
 
 
 def test_a_complex_answer_with_zero_imaginary_part_is_its_real_part() -> None:
@@ -25,5 +24,5 @@ def test_a_complex_answer_with_zero_imaginary_part_is_its_real_part() -> None:
 
 
 def test_a_function_returning_complex_values_is_refused_like_any_non_real_value() -> None:
-    with pytest.raises(TypeError, match=r"must be real"):
-        check_function(lambda x: x + 1j, lambda x: x, [np.ones(2)])
+    result = check_function(lambda x: x + 1j, lambda x: x, [np.ones(2)])
+    assert not result.correct and "must be real" in result.message

@@ -1,18 +1,31 @@
-"""The student edition removes every solution and nothing else."""
+"""The student edition removes every solution and nothing else, puts an answer and a check cell
+after every checked exercise, runs under pytest with one test per exercise, and the autograder
+scores submissions by the edition's own checks (oracle: known right and wrong answers)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("student_edition",
-                                               ROOT / "tools" / "student_edition.py")
-student_edition = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(student_edition)
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+student_edition = _load("student_edition")
+autograde = _load("autograde")
 
 
 def _md(text: str) -> dict:
@@ -67,3 +80,160 @@ def test_refuses_to_overwrite_the_book_or_a_foreign_directory(tmp_path: Path) ->
     with pytest.raises(ValueError, match="not a student edition"):
         student_edition.write_edition(foreign)
     assert (foreign / "keep.txt").read_text() == "mine"
+
+
+# A tiny synthetic book: one chapter with a numeric and a function exercise and their solutions.
+_EXERCISES = [
+    _md("# Tiny chapter"),
+    _code("try:\n    import ntkbook\nexcept ImportError:\n"
+          "    %pip install -q \"ntkbook @ git+https://github.com/ntkbook/ntkbook\"\n"
+          "    import ntkbook\nprint('main text')"),
+    _md("```{exercise} A number\n:label: ex-t-1\n\nCheck it with "
+        "`ntkbook.exercises.ch1_hessian_norm(answer, width=400, input_norm=3.0)`.\n```"),
+    _md("```{solution-start} ex-t-1\n:class: dropdown\n```"),
+    _code("answer = (2 / 400) ** 0.5 * 3.0"),
+    _md("```{solution-end}\n```"),
+    _md("```{exercise} A function\n:label: ex-t-2\n\nWrite `linear_model_ntk(Phi_X, Phi_Z)`; "
+        "check it with `ntkbook.exercises.ch1_linear_model_ntk(linear_model_ntk)`.\n```"),
+    _md("```{exercise} Two checks\n:label: ex-t-3\n\n`ntkbook.exercises.ch6_gd_limit(answer)` "
+        "and `ntkbook.exercises.ch4_two_point_lambda0(answer, angle=math.pi / 4)`.\n```"),
+    _md("```{exercise} Unchecked\n:label: ex-t-4\n\nProve it.\n```"),
+]
+
+
+def _tiny_book(root: Path) -> Path:
+    (root / "book").mkdir(parents=True)
+    cells = [{**cell, "id": f"cell-{k}"} for k, cell in enumerate(_EXERCISES)]
+    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3",
+          "display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    (root / "book" / "ch01_tiny.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/index\n", encoding="utf-8")
+    (root / "_config.yml").write_text("title: t\nrepository:\n  url: https://example.org/book\n"
+                                      "  branch: main\n", encoding="utf-8")
+    return root
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def test_answer_and_check_cells_follow_each_checked_exercise(tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    (path,) = student_edition.write_edition(tmp_path / "out", root=root,
+                                            repository="https://example.org/students",
+                                            branch="spring",
+                                            install="ntkbook @ git+https://x.org/nb@v0.1.0")
+    cells = _cells(path)
+    roles = [(c["metadata"]["ntkbook"]["role"], c["metadata"]["ntkbook"]["exercise"])
+             for c in cells if "ntkbook" in c["metadata"]]
+    assert roles == [("answer", "ex-t-1"), ("check", "ex-t-1"), ("answer", "ex-t-2"),
+                     ("check", "ex-t-2"), ("answer", "ex-t-3a"), ("check", "ex-t-3a"),
+                     ("answer", "ex-t-3b"), ("check", "ex-t-3b")]
+    sources = ["".join(c["source"]) for c in cells]
+    assert not any("(2 / 400)" in s for s in sources), "the solution leaked"
+    i = next(k for k, s in enumerate(sources) if s.startswith("```{exercise} A number"))
+    assert sources[i + 1].endswith("answer = None\n")
+    assert sources[i + 2].endswith(
+        "ntkbook.exercises.ch1_hessian_norm(answer, width=400, input_norm=3.0)\n")
+    assert "def linear_model_ntk(Phi_X, Phi_Z):\n    raise NotImplementedError" in sources[i + 4]
+    assert sources[i + 8].endswith("ntkbook.exercises.ch6_gd_limit(answer_a)\n")
+    assert "import math" in sources[i + 10]
+    assert sources[i + 10].endswith("ch4_two_point_lambda0(answer_b, angle=math.pi / 4)\n")
+    assert all(c.get("id") for c in cells if "ntkbook" in c["metadata"])
+    assert '%pip install -q "ntkbook @ git+https://x.org/nb@v0.1.0"' in sources[1]
+    with pytest.raises(ValueError, match="requirement"):
+        student_edition.pin_install({"cells": []}, 'x" && rm -rf ~ "')
+    out = tmp_path / "out"
+    for name in ("pytest.ini", "conftest.py", "notebook_grading.py"):
+        assert (out / name).exists(), name
+    assert "nbval" in (out / "pytest.ini").read_text() and "-p no:nbval" in (
+        out / "pytest.ini").read_text()
+    config = (out / "_config.yml").read_text()
+    assert "url: https://example.org/students" in config and "branch: spring" in config
+
+
+def _run_pytest(directory: Path) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "book/ch01_tiny.ipynb"], cwd=directory,
+                          capture_output=True, text=True, env=env, timeout=600)
+    return done.stdout + done.stderr
+
+
+def _fill(path: Path, answers: dict[str, str]) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("ntkbook", {})
+        if meta.get("role") == "answer" and meta["exercise"] in answers:
+            cell["source"] = answers[meta["exercise"]]
+    path.write_text(json.dumps(nb), encoding="utf-8")
+
+
+def test_pytest_in_the_edition_reports_each_exercise(tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    (path,) = student_edition.write_edition(tmp_path / "out", root=root)
+    before = _run_pytest(tmp_path / "out")
+    assert "ch01_tiny.ipynb::chapter runs PASSED" in before, before
+    assert "ch01_tiny.ipynb::ex-t-1 FAILED" in before and "got None" in before
+    assert "ch01_tiny.ipynb::ex-t-2 FAILED" in before and "not written yet" in before
+    _fill(path, {"ex-t-1": "answer = (2 / 400) ** 0.5 * 3.0",
+                 "ex-t-2": "def linear_model_ntk(A, B):\n    return A @ B.T"})
+    after = _run_pytest(tmp_path / "out")
+    assert "ch01_tiny.ipynb::ex-t-1 PASSED" in after, after
+    assert "ch01_tiny.ipynb::ex-t-2 PASSED" in after
+    assert "ch01_tiny.ipynb::ex-t-3a FAILED" in after
+
+
+def test_the_autograder_scores_each_exercise_and_restores_edited_checks(tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    (path,) = student_edition.write_edition(tmp_path / "edition", root=root)
+    right, wrong = tmp_path / "subs" / "ada", tmp_path / "subs" / "bob"
+    for student in (right, wrong):
+        student.mkdir(parents=True)
+        shutil.copy(path, student / path.name)
+    _fill(right / path.name, {"ex-t-1": "answer = (2 / 400) ** 0.5 * 3.0",
+                              "ex-t-2": "def linear_model_ntk(A, B):\n    return A @ B.T"})
+    # bob: the square of the norm, a transposed kernel, and a check cell edited to pass
+    _fill(wrong / path.name, {"ex-t-1": "answer = 2 / 400 * 9.0",
+                              "ex-t-2": "def linear_model_ntk(A, B):\n    return B @ A.T"})
+    nb = json.loads((wrong / path.name).read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["metadata"].get("ntkbook", {}).get("exercise") == "ex-t-3a" and \
+                cell["metadata"]["ntkbook"]["role"] == "check":
+            cell["source"] = "from ntkbook.exercises import ExerciseResult\n" \
+                             "ExerciseResult(True, 'ok')"
+    (wrong / path.name).write_text(json.dumps(nb), encoding="utf-8")
+    labels, results = autograde.grade(tmp_path / "subs", tmp_path / "edition", timeout=300)
+    assert labels == ["ex-t-1", "ex-t-2", "ex-t-3a", "ex-t-3b"]
+    assert [results["ada"][k].passed for k in labels] == [True, True, False, False]
+    assert [results["bob"][k].passed for k in labels] == [False, False, False, False]
+    assert "transposed" in results["bob"]["ex-t-2"].message
+    text = autograde.table(labels, results)
+    assert "| ada | 1 | 1 | 0 | 0 | 2/4 |" in text and "| bob | 0 | 0 | 0 | 0 | 0/4 |" in text
+    assert "| solved by | 50% | 50% | 0% | 0% | |" in text
+
+
+def test_every_checked_exercise_of_the_book_gets_a_stub_and_a_valid_check(tmp_path: Path) -> None:
+    import re
+
+    from ntkbook import exercises
+
+    written = student_edition.write_edition(tmp_path / "edition")
+    labels = []
+    for path in written:
+        cells = _cells(path)
+        for k, cell in enumerate(cells):
+            meta = cell["metadata"].get("ntkbook")
+            if not meta or meta["role"] != "check":
+                continue
+            labels.append(meta["exercise"])
+            assert cells[k - 1]["metadata"]["ntkbook"] == {"role": "answer",
+                                                           "exercise": meta["exercise"]}
+            (name,) = re.findall(r"ntkbook\.exercises\.(\w+)\(", "".join(cell["source"]))
+            assert name in exercises.__all__, (path.name, name)
+            compile("".join(cell["source"]) + "\n" + "".join(cells[k - 1]["source"]),
+                    path.name, "exec")
+    assert len(labels) == len(set(labels))
+    # every chapter checker of the package is handed out by some exercise
+    handed_out = {n for path in written for n in re.findall(
+        r"ntkbook\.exercises\.(ch\d+_\w+)\(", path.read_text(encoding="utf-8"))}
+    assert {n for n in exercises.__all__ if re.match(r"ch\d+_", n)} <= handed_out

@@ -6,7 +6,7 @@ right and, if not, how it is off. Nothing is printed unless the result is displa
 
     >>> from ntkbook import exercises
     >>> exercises.check_number(0.5, 0.5, name="H(x, x)")
-    ExerciseResult(correct=True, message='H(x, x): correct (0.5).')
+    ExerciseResult(correct=True, message='H(x, x): correct.')
 
 The subpackage follows the book: :mod:`~ntkbook.exercises.common` holds the generic checkers
 (:func:`check_number`, :func:`check_array`, :func:`check_function`), and
@@ -26,10 +26,18 @@ from .ch06 import ch6_gd_limit, ch6_max_margin
 from .ch07 import ch7_exact_loo
 from .ch08 import ch8_kernel_loo
 from .ch09 import ch9_self_influence
-from .common import ExerciseResult, check_array, check_function, check_number
+from .common import (
+                     ExerciseResult,
+                     answers_revealed,
+                     check_array,
+                     check_function,
+                     check_number,
+                     reveal_answers,
+)
 
 __all__ = [
     "ExerciseResult",
+    "answers_revealed",
     "ch1_hessian_norm",
     "ch1_linear_model_ntk",
     "ch1_relu_ntk_value",
@@ -46,4 +54,5 @@ __all__ = [
     "check_array",
     "check_function",
     "check_number",
+    "reveal_answers",
 ]

@@ -11,18 +11,20 @@ from .._checks import positive_float, positive_int
 from ..empirical import empirical_ntk, hessian_spectral_norm
 from ..kernels import analytic_ntk
 from ..models import MLP
-from .common import ExerciseResult, check_function, check_number
+from .common import ExerciseResult, check_function, check_number, known_number_mistake, with_mistake
 
 
-def ch1_relu_ntk_value(answer, *, angle: float) -> ExerciseResult:
+def ch1_relu_ntk_value(answer, *, angle: float = math.pi / 3) -> ExerciseResult:
     """Θ⁽¹⁾(x, z) of the one-hidden-layer ReLU MLP for unit x, z at ``angle`` (chapter 1, ex. 1).
 
     The reference is :func:`ntkbook.analytic_ntk` with depth 1 (Jacot et al. 2018; Arora et al.
-    2019, eq. 10; c_σ = 2) at x = (1, 0), z = (cos θ, sin θ); for θ = π/3 it is 2/3 + √3/(2π).
+    2019, eq. 10; c_σ = 2) at x = (1, 0), z = (cos θ, sin θ). The message says right or wrong,
+    never the reference value.
 
     Args:
         answer: the reader's value, a number.
-        angle: the angle θ ∈ [0, π] between the two inputs, in radians.
+        angle: the angle θ ∈ [0, π] between the two inputs, in radians; π/3 by default, the
+            angle of the exercise.
 
     Raises:
         ValueError: ``angle`` is not a number in [0, π].
@@ -33,7 +35,15 @@ def ch1_relu_ntk_value(answer, *, angle: float) -> ExerciseResult:
     x = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
     z = torch.tensor([[math.cos(angle), math.sin(angle)]], dtype=torch.float64)
     expected = float(analytic_ntk(x, z, depth=1)[0, 0])
-    return check_number(answer, expected, rtol=1e-6, name=f"Theta^(1)(x, z) at angle {angle:.4g}")
+    result = check_number(answer, expected, rtol=1e-6, name=f"Theta^(1)(x, z) at angle {angle:.4g}")
+    cos = math.cos(angle)
+    output_layer = (math.sin(angle) + (math.pi - angle) * cos) / math.pi   # Σ⁽¹⁾, c_σ = 2
+    hidden_layer = (math.pi - angle) / math.pi * cos                       # Σ̇⁽¹⁾ cos θ
+    return with_mistake(result, known_number_mistake(answer, {
+        "only the hidden-layer term; the output weights' gradients contribute too": hidden_layer,
+        "only the output-layer term; the hidden weights' gradients contribute too": output_layer,
+        "the factor c_sigma = 2 is missing": expected / 2,
+    }))
 
 
 def _ch1_feature_inputs() -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -56,7 +66,7 @@ def ch1_linear_model_ntk(answer_fn: Callable) -> ExerciseResult:
 
     The reference is :func:`ntkbook.empirical_ntk` (Jacobian contraction, Jacot et al. 2018,
     K(x, x') = ⟨∇_w f(x), ∇_w f(x')⟩) of a bias-free ``torch.nn.Linear`` applied to the feature
-    rows, i.e. Φ_X Φ_Zᵀ. The test inputs have several shapes, including Φ_X = Φ_Z and n ≠ n'.
+    rows. The test inputs have several shapes, including Φ_X = Φ_Z and n ≠ n'.
 
     Args:
         answer_fn: a function of two float64 tensors (n, P) and (n', P) returning (n, n').
@@ -69,8 +79,8 @@ def ch1_hessian_norm(answer, *, width: int, input_norm: float) -> ExerciseResult
     """‖∇²_w f(x)‖₂ of a one-hidden-layer ReLU MLP at an input of norm ‖x‖ (chapter 1, ex. 3).
 
     The reference is :func:`ntkbook.hessian_spectral_norm` (Liu, Zhu & Belkin 2020) of
-    ``MLP(4, width, depth=1)`` at a fixed direction scaled to ``input_norm``; in closed form it is
-    √(c_σ/m)·‖x‖ with c_σ = 2.
+    ``MLP(4, width, depth=1)`` at a fixed direction scaled to ``input_norm``. The message says
+    right or wrong, never the reference value.
 
     Args:
         answer: the reader's value, a number.

@@ -8,14 +8,14 @@ import torch
 
 from .._checks import positive_int
 from ..kernels import analytic_nngp, analytic_ntk
-from .common import ExerciseResult, check_function, check_number
+from .common import ExerciseResult, check_function, check_number, known_number_mistake, with_mistake
 
 
 def ch2_ntk_orthogonal(answer, depth: int = 2) -> ExerciseResult:
     """Θ⁽ᴸ⁾(x, z) of the ReLU network for orthogonal unit inputs x ⟂ z (chapter 2, exercise 1).
 
     The reference is :func:`ntkbook.analytic_ntk` (Arora et al. 2019, eq. 10; c_σ = 2) at
-    x = e₁, z = e₂. For depth 1 it is 1/π.
+    x = e₁, z = e₂. The message says right or wrong, never the reference value.
 
     Args:
         answer: the reader's value of Θ⁽ᴸ⁾(x, z), a number.
@@ -27,8 +27,14 @@ def ch2_ntk_orthogonal(answer, depth: int = 2) -> ExerciseResult:
     depth = positive_int(depth, "depth")
     basis = torch.eye(2, dtype=torch.float64)
     expected = float(analytic_ntk(basis[:1], basis[1:], depth=depth)[0, 0])
-    return check_number(answer, expected, rtol=1e-6,
-                        name=f"Theta^({depth})(x, z) for orthogonal unit x, z")
+    result = check_number(answer, expected, rtol=1e-6,
+                          name=f"Theta^({depth})(x, z) for orthogonal unit x, z")
+    sigma = float(analytic_nngp(basis[:1], basis[1:], depth=depth)[0, 0])
+    mistakes = {"the term Sigma^(L) of the last layer is missing": expected - sigma}
+    if depth > 1:
+        previous = float(analytic_ntk(basis[:1], basis[1:], depth=depth - 1)[0, 0])
+        mistakes["that is the kernel of one layer less; apply the recursion once more"] = previous
+    return with_mistake(result, known_number_mistake(answer, mistakes))
 
 
 def _ch2_arccos_inputs() -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -46,8 +52,8 @@ def _ch2_arccos_inputs() -> list[tuple[torch.Tensor, torch.Tensor]]:
 def ch2_arccos_kernel(answer_fn: Callable) -> ExerciseResult:
     """A reader's arc-cosine kernel fn(X, Z) against the ReLU NNGP Σ⁽¹⁾ (chapter 2, exercise 2).
 
-    Σ⁽¹⁾(x, z) = 2 E_w[relu(wᵀx) relu(wᵀz)] = ‖x‖‖z‖(sin θ + (π − θ) cos θ)/π (Cho & Saul 2009),
-    computed by :func:`ntkbook.analytic_nngp` with depth 1. The test inputs include rows of
+    Σ⁽¹⁾(x, z) = 2 E_w[relu(wᵀx) relu(wᵀz)] (Cho & Saul 2009), computed by
+    :func:`ntkbook.analytic_nngp` with depth 1. The test inputs include rows of
     several norms and parallel and antipodal pairs, where an unclipped arccos returns NaN.
 
     Args:

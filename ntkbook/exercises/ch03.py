@@ -8,7 +8,7 @@ from .._checks import positive_float
 from ..data import sphere
 from ..models import TwoLayerNet
 from ..theory.lazy import lazy_criterion
-from .common import ExerciseResult, check_number
+from .common import ExerciseResult, check_number, known_number_mistake, with_mistake
 
 
 def _ch3_data() -> tuple[torch.Tensor, torch.Tensor]:
@@ -22,7 +22,9 @@ def ch3_homogeneous_kappa(answer, *, tau: float) -> ExerciseResult:
 
     The reference is :func:`ntkbook.theory.lazy_criterion` (Chizat et al. 2019, Sec. 2) for
     ``TwoLayerNet(5, 40, tau=tau, seed=0)`` (mean-field scaling, symmetric initialization) on the
-    data of chapter 3, §3.4. By the homogeneity identity it equals κ at τ = 1 divided by τ².
+    data of chapter 3, §3.4. The estimate is deterministic, so the tolerance is tight (rtol 1e-6):
+    a value rounded to the four digits the chapter prints fails. The message says right or wrong,
+    never the reference value.
 
     Args:
         answer: the reader's value of κ, a number.
@@ -31,4 +33,12 @@ def ch3_homogeneous_kappa(answer, *, tau: float) -> ExerciseResult:
     tau = positive_float(tau, "tau")
     X, y = _ch3_data()
     expected = lazy_criterion(TwoLayerNet(5, 40, tau=tau, seed=0), X, y).kappa
-    return check_number(answer, expected, rtol=1e-3, name=f"kappa at tau = {tau:g}")
+    result = check_number(answer, expected, rtol=1e-6, name=f"kappa at tau = {tau:g}")
+    if tau == 1.0:
+        return result
+    at_one = lazy_criterion(TwoLayerNet(5, 40, tau=1.0, seed=0), X, y).kappa
+    return with_mistake(result, known_number_mistake(answer, {
+        "that is kappa at tau = 1; kappa depends on tau": at_one,
+        "kappa does not scale like 1/tau here: count the degrees of homogeneity": at_one / tau,
+        "kappa falls, not grows, as tau grows": at_one * tau**2,
+    }, rtol=1e-3))

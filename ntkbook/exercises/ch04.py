@@ -8,7 +8,7 @@ import torch
 
 from .._checks import positive_float
 from ..kernels import relu_two_layer_ntk
-from .common import ExerciseResult, _as_array, check_number
+from .common import ExerciseResult, _answer, check_number
 
 
 def ch4_two_point_lambda0(answer, *, angle: float) -> ExerciseResult:
@@ -28,8 +28,8 @@ def ch4_two_point_lambda0(answer, *, angle: float) -> ExerciseResult:
     expected = float(torch.linalg.eigvalsh(relu_two_layer_ntk(X))[0])
     result = check_number(answer, expected, rtol=1e-6, atol=1e-9,
                           name=f"lambda_0 at angle {angle:.4g}")
-    given = _as_array(answer, "answer")
-    if not result.correct and given.size == 1:
+    given, _ = _answer(answer, "answer")
+    if not result.correct and given is not None and given.size == 1:
         a = float(given.reshape(()))
         if abs(a - 2 * expected) <= 1e-6 * abs(expected) + 1e-9:
             return ExerciseResult(False, "lambda_0: twice the reference; H^inf(x, x) is 1/2 for "

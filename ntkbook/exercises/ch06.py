@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..implicit_bias import least_squares_limit, max_margin
-from .common import ExerciseResult, _as_array, check_array
+from .common import ExerciseResult, _answer, check_array
 
 
 def _ch6_equation() -> tuple[torch.Tensor, torch.Tensor]:
@@ -18,8 +18,8 @@ def _ch6_equation() -> tuple[torch.Tensor, torch.Tensor]:
 def ch6_gd_limit(answer, *, w0=(0.0, 0.0, 0.0)) -> ExerciseResult:
     """Where gradient descent on ½(x₁ + 2x₂ + 2x₃ − 3)² ends when started at w₀ (chapter 6, ex. 1).
 
-    The reference is :func:`ntkbook.implicit_bias.least_squares_limit`, X⁺y + (I − X⁺X)w₀: the
-    minimum-norm solution plus the part of w₀ that gradient descent never moves.
+    The reference is :func:`ntkbook.implicit_bias.least_squares_limit`. The message says right or
+    wrong and names a solution of the equation that is not the limit; it never shows the limit.
 
     Args:
         answer: the reader's limit, three numbers.
@@ -35,8 +35,9 @@ def ch6_gd_limit(answer, *, w0=(0.0, 0.0, 0.0)) -> ExerciseResult:
     expected = least_squares_limit(X, y, start)
     result = check_array(answer, expected, rtol=1e-6, atol=1e-9,
                          name=f"limit of gradient descent from w0 = {tuple(start.tolist())}")
-    a = _as_array(answer, "answer")
-    if not result and a.shape == (3,) and abs(float(X[0].numpy() @ a) - 3.0) < 1e-6:
+    a, _ = _answer(answer, "answer")
+    solves = a is not None and a.shape == (3,) and abs(float(X[0].numpy() @ a) - 3.0) < 1e-6
+    if not result and solves:
         return ExerciseResult(False, result.message + " Your vector solves the equation, but "
                               "not the one gradient descent reaches from this start: which "
                               "part of w0 does it never change?")
@@ -63,8 +64,8 @@ def ch6_max_margin(answer) -> ExerciseResult:
     X, y = _ch6_points()
     expected = max_margin(X, y).w
     result = check_array(answer, expected, rtol=1e-4, atol=1e-5, name="max-margin vector")
-    a = _as_array(answer, "answer")
-    if not result and a.shape == (2,) and np.linalg.norm(a) > 0:
+    a, _ = _answer(answer, "answer")
+    if not result and a is not None and a.shape == (2,) and np.linalg.norm(a) > 0:
         e = expected.numpy()
         cos = float(a @ e) / (np.linalg.norm(a) * np.linalg.norm(e))
         if cos > 1 - 1e-8:

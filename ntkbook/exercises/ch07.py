@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..influence.ntk import ihvp_decomposition
-from .common import ExerciseResult, _as_array, check_array
+from .common import ExerciseResult, _answer, _as_array, check_array, returned_problem
 
 
 def _ch7_inputs() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]]:
@@ -30,12 +30,12 @@ def ch7_exact_loo(answer_fn: Callable) -> ExerciseResult:
     """The reader's exact leave-one-out influence of ridge regression (chapter 7, exercise 1).
 
     The model is f(x) = wᵀx (no bias) fitted by L(w) = Σ_i ½(wᵀx_i − y_i)² + ½λ‖w‖²; the answer
-    is I[t, i] = ½(f⁽⁻ⁱ⁾(x_t) − y_t)² − ½(f(x_t) − y_t)², computed without retraining (the
-    leverage correction of Koh & Liang's first-order estimate plus the second-order term of the
-    quadratic test loss). The reference is :func:`ntkbook.influence.ntk_loo_influence` with the
+    is I[t, i] = ½(f⁽⁻ⁱ⁾(x_t) − y_t)² − ½(f(x_t) − y_t)², computed without retraining. The
+    reference is :func:`ntkbook.influence.ntk_loo_influence` with the
     linear kernel K = XXᵀ (Zhang & Zhang 2022, eq. 8–9), which is ridge regression in dual form.
     A wrong answer that equals the first-order estimate, the leverage-corrected first-order term
-    alone, or the exact answer with the opposite sign is named as such.
+    alone, or the exact answer with the opposite sign is named as such; the message never shows
+    the expected values.
 
     Args:
         answer_fn: a function ``(X, y, X_test, y_test, ridge)`` of (n, d), (n,), (n_test, d),
@@ -51,12 +51,17 @@ def ch7_exact_loo(answer_fn: Callable) -> ExerciseResult:
         except Exception as err:  # the reader's code: report, don't crash the chapter
             return ExerciseResult(False, f"{name}: raised {type(err).__name__}: {err} "
                                          f"on test input {k}.")
+        returned = returned_problem(got, f"{name} on test input {k}")
+        if returned is not None:
+            return returned
         parts = ihvp_decomposition(X @ X.T, X_test @ X.T, y, y_test, ridge)
         result = check_array(got, parts.exact, rtol=1e-6, atol=1e-10,
                              name=f"{name} on test input {k}")
         if result:
             continue
-        a = _as_array(got, name)
+        a, _ = _answer(got, name)
+        if a is None:
+            return result
         known = {
             "the first-order (Koh & Liang) estimate ∇ℓ_tᵀH⁻¹∇ℓ_i: divide it by 1 − h_ii and "
             "add the second-order term of the test loss": parts.ihvp,
