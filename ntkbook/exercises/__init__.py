@@ -10,7 +10,7 @@ right and, if not, how it is off. Nothing is printed unless the result is displa
 
 The subpackage follows the book: :mod:`~ntkbook.exercises.common` holds the generic checkers
 (:func:`check_number`, :func:`check_array`, :func:`check_function`), and
-:mod:`~ntkbook.exercises.ch01` … :mod:`~ntkbook.exercises.ch07` the checkers of one chapter each,
+:mod:`~ntkbook.exercises.ch01` … :mod:`~ntkbook.exercises.ch10` the checkers of one chapter each,
 named ``chN_<topic>``; each chapter's exercise text says which one to call. Every checker is also
 importable from ``ntkbook.exercises`` itself.
 """
@@ -24,6 +24,7 @@ from .ch04 import ch4_two_point_lambda0
 from .ch05 import ch5_linearized_residual
 from .ch06 import ch6_gd_limit, ch6_max_margin
 from .ch07 import ch7_exact_loo
+from .ch10 import ch10_top_k_spearman
 from .common import ExerciseResult, check_array, check_function, check_number
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "ch6_gd_limit",
     "ch6_max_margin",
     "ch7_exact_loo",
+    "ch10_top_k_spearman",
     "check_array",
     "check_function",
     "check_number",
