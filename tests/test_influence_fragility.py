@@ -197,7 +197,8 @@ def test_non_convex_removals_still_end_at_a_stationary_point_below_the_start() -
     M = found.hessian - flat.example_hessians(flat.w, [i])[0]
     chol, mu = fr._factor(M)
     assert mu > 0
-    w, _ = fr._preconditioned_lbfgs(flat, flat.w, keep, chol, 1e-9, 2000)
+    w, _ = fr._preconditioned_lbfgs(flat, flat.w, keep, torch.cholesky_inverse(chol), 1e-9,
+                                    2000)
     assert float(flat.gradient(w, keep).norm()) <= 1e-9
     assert float(flat.value(w, keep)) < float(flat.value(flat.w, keep))
 

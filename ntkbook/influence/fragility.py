@@ -366,9 +366,11 @@ def _armijo(flat: _Flat, w: torch.Tensor, keep: torch.Tensor | None, value: floa
 
 
 def _preconditioned_lbfgs(flat: _Flat, w: torch.Tensor, keep: torch.Tensor | None,
-                          chol: torch.Tensor, tol: float, max_iter: int, memory: int = 20
+                          inverse: torch.Tensor, tol: float, max_iter: int, memory: int = 20
                           ) -> tuple[torch.Tensor, int]:
-    """L-BFGS whose initial inverse metric is M⁻¹ (``chol`` its Cholesky factor), to ‖∇L‖ ≤ tol.
+    """L-BFGS whose initial inverse metric is ``inverse`` = M⁻¹ (an explicit matrix: a refit
+    applies it tens of times, and a product costs less than two triangular solves), to
+    ‖∇L‖ ≤ tol.
 
     With M = H₋ᵢ(ŵ) the first step is the Newton step of the leave-one-out objective, and the
     curvature pairs correct M where the refit moves away from ŵ — without a single new P × P
@@ -394,13 +396,13 @@ def _preconditioned_lbfgs(flat: _Flat, w: torch.Tensor, keep: torch.Tensor | Non
             alpha = rho * float(s_k @ q)
             q -= alpha * y_k
             alphas.append(alpha)
-        r = torch.cholesky_solve(q[:, None], chol)[:, 0]
+        r = inverse @ q
         for (s_k, y_k, rho), alpha in zip(pairs, reversed(alphas)):
             r += s_k * (alpha - rho * float(y_k @ r))
         d = -r
         if float(g @ d) >= 0:
             pairs.clear()
-            d = -torch.cholesky_solve(g[:, None], chol)[:, 0]
+            d = -(inverse @ g)
         found = _armijo(flat, w, keep, value, g, d)
         if found is None:
             if pairs:
@@ -701,7 +703,8 @@ def warm_start_retraining(
             chol, mu = _factor(M)
             one_step = w_hat + torch.cholesky_solve(train_gradients[i][:, None], chol)[:, 0]
             newton[:, column] = flat.test_losses(one_step, X_test, y_test) - base
-            w, steps = _preconditioned_lbfgs(flat, w_hat, keep, chol, tol, max_iter)
+            w, steps = _preconditioned_lbfgs(flat, w_hat, keep, torch.cholesky_inverse(chol),
+                                             tol, max_iter)
             out[:, column] = flat.test_losses(w, X_test, y_test) - base
             distance[column] = torch.linalg.vector_norm(w - w_hat)
             iterations[column], convex[column] = steps, mu == 0.0
@@ -925,6 +928,7 @@ class FragilityRun:
 
     Attributes:
         depth, width, ridge, seed, parameters: the configuration and P.
+        network: the trained :class:`ntkbook.MLP`. initial: (P,) its initialization w₀.
         minimum: the :class:`Minimum` reached. curvature: the :class:`Curvature` there.
         influence: (n_test, n) Koh & Liang's estimate. retraining: the warm-start
             :class:`Retraining` of every training point.
@@ -937,6 +941,8 @@ class FragilityRun:
     ridge: float
     seed: int
     parameters: int
+    network: MLP
+    initial: torch.Tensor
     minimum: Minimum
     curvature: Curvature
     influence: torch.Tensor
@@ -1012,5 +1018,5 @@ def fragility_run(
                                   hessian=found.hessian)
     trained = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
     moved = float(torch.linalg.vector_norm(trained - initial) / torch.linalg.vector_norm(initial))
-    return FragilityRun(depth, width, float(ridge), seed, initial.numel(), found, shape,
-                        influence, truth, moved, time.perf_counter() - start)
+    return FragilityRun(depth, width, float(ridge), seed, initial.numel(), net, initial, found,
+                        shape, influence, truth, moved, time.perf_counter() - start)
