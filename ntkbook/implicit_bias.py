@@ -582,7 +582,10 @@ def max_margin(
     G = yn[:, None] * Xn
     if not _separable(G):
         raise ValueError("X, y are not linearly separable through the origin: no max-margin "
-                         "solution exists (the logistic loss then has a finite minimizer)")
+                         "solution exists. The logistic loss has a finite minimizer only if the "
+                         "data are strictly non-separable (no w != 0 with y_i x_i^T w >= 0 for "
+                         "all i); otherwise gradient descent still diverges along the separable "
+                         "part of the data (Ji & Telgarsky 2019)")
     svm = SVC(C=C, kernel="linear", tol=tol, shrinking=False)
     svm.fit(np.vstack([Xn, -Xn]), np.concatenate([yn, -yn]))
     w = svm.coef_[0].astype(np.float64)

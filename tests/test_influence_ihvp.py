@@ -201,3 +201,97 @@ def test_influence_along_time_bad_inputs() -> None:
         ntk_loo_influence_along_time(K, K_test, y, y_test[:1], 1.0)
     with pytest.raises(ValueError, match="positive semi-definite"):
         ntk_loo_influence_along_time(-K, K_test, y, y_test, 1.0)
+
+
+def test_influence_along_time_with_several_targets_is_one_call_per_target() -> None:
+    """k target columns share the eigendecompositions; each column is the 1-D answer."""
+    X = torch.nn.functional.normalize(
+        torch.randn(11, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64), dim=1)
+    Xt = torch.nn.functional.normalize(
+        torch.randn(4, 3, generator=torch.Generator().manual_seed(9), dtype=torch.float64), dim=1)
+    K, K_test = analytic_ntk(X, depth=1), analytic_ntk(Xt, X, depth=1)
+    Y = torch.stack([torch.sign(X[:, 0]), torch.sin(3 * X[:, 1]), X[:, 2]], 1)
+    Y_test = torch.stack([torch.sign(Xt[:, 0]), torch.sin(3 * Xt[:, 1]), Xt[:, 2]], 1)
+    times = torch.tensor([0.1, 1.0, 30.0], dtype=torch.float64)
+    got = ntk_loo_influence_along_time(K, K_test, Y, Y_test, times)
+    assert got.shape == (3, 4, 11, 3)
+    for c in range(3):
+        torch.testing.assert_close(got[..., c],
+                                   ntk_loo_influence_along_time(K, K_test, Y[:, c], Y_test[:, c],
+                                                                times), rtol=1e-12, atol=1e-14)
+    one_time = ntk_loo_influence_along_time(K, K_test, Y, Y_test, 1.0)
+    assert one_time.shape == (4, 11, 3)
+    torch.testing.assert_close(one_time, got[1], rtol=1e-12, atol=1e-14)
+    # with the training set as test set the diagonal is the self-influence, >= 0 at t = infinity
+    late = ntk_loo_influence_along_time(K, K, Y[:, 0], Y[:, 0], 1e6)
+    torch.testing.assert_close(late.diagonal(), ntk_loo_influence(K, K, Y[:, 0], Y[:, 0],
+                                                                  0.0).diagonal(),
+                               rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="both be 1-D"):
+        ntk_loo_influence_along_time(K, K_test, Y, Y_test[:, 0], 1.0)
+    with pytest.raises(ValueError, match=r"shapes \(11, k\) and \(4, k\)"):
+        ntk_loo_influence_along_time(K, K_test, Y, Y_test[:, :2], 1.0)
+    with pytest.raises(TypeError, match="y_test must be a torch.Tensor"):
+        ntk_loo_influence_along_time(K, K_test, Y[:, 0], [1.0] * 4, 1.0)
+
+
+def test_kernel_ihvp_influence_is_koh_liang_with_the_full_hessian_of_a_trained_network() -> None:
+    """The push-through formula against the P × P Hessian of eq. 2 (torch.func, direct solve)."""
+    import ntkbook
+    from ntkbook.influence import kernel_ihvp_influence, koh_liang_influence, train_regularized
+
+    X = ntkbook.data.sphere(14, 4, seed=1)
+    X_test = ntkbook.data.sphere(5, 4, seed=2)
+    y, y_test = torch.sign(X[:, 0] + 0.3), torch.sign(X_test[:, 0] + 0.3)
+    ridge = 0.5
+    net = ntkbook.antisymmetric_copy(ntkbook.TwoLayerReLU(4, 120, seed=3))   # P = 480
+    model = train_regularized(net, X, y, ridge).model.requires_grad_(True)
+    expected = koh_liang_influence(model, X, y, X_test, y_test, ridge=ridge,
+                                   solver="direct").influence
+    with torch.no_grad():
+        r, r_test = model(X) - y, model(X_test) - y_test
+    got = kernel_ihvp_influence(ntkbook.empirical_ntk(model, X),
+                                ntkbook.empirical_ntk(model, X_test, X), r, r_test, ridge)
+    assert got.shape == (5, 14)
+    assert float(expected.abs().max()) > 1e-3          # a non-trivial comparison
+    torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("ridge", [0.05, 2.0])
+def test_kernel_ihvp_influence_with_kernel_ridge_residuals_is_eq_13(ridge: float) -> None:
+    from ntkbook.influence import kernel_ihvp_influence
+
+    Phi, Phi_test, y, y_test = features(10, 4, 30, seed=7)
+    K, K_test = Phi @ Phi.T, Phi_test @ Phi.T
+    alpha = torch.linalg.solve(K + ridge * torch.eye(10, dtype=torch.float64), y)
+    got = kernel_ihvp_influence(K, K_test, K @ alpha - y, K_test @ alpha - y_test, ridge)
+    torch.testing.assert_close(got, ntk_ihvp_influence(K, K_test, y, y_test, ridge),
+                               rtol=1e-10, atol=1e-13)
+    torch.testing.assert_close(got, koh_liang_in_feature_space(Phi, Phi_test, y, y_test, ridge),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_kernel_ihvp_influence_bad_inputs() -> None:
+    import ntkbook.influence as influence
+    from ntkbook.influence import kernel_ihvp_influence
+
+    assert influence.ntk.kernel_ihvp_influence is kernel_ihvp_influence
+    assert "kernel_ihvp_influence" in influence.__all__
+    Phi, Phi_test, y, y_test = features(6, 2, 10, seed=4)
+    K, K_test = Phi @ Phi.T, Phi_test @ Phi.T
+    with pytest.raises(ValueError, match="ridge must be > 0"):
+        kernel_ihvp_influence(K, K_test, y, y_test, 0.0)
+    with pytest.raises(ValueError, match="residual_train must have 6 entries"):
+        kernel_ihvp_influence(K, K_test, y[:5], y_test, 1.0)
+    with pytest.raises(ValueError, match="residual_test must have 2 entries"):
+        kernel_ihvp_influence(K, K_test, y, y, 1.0)
+    with pytest.raises(ValueError, match="K_test_train must have n = 6 columns"):
+        kernel_ihvp_influence(K, K_test[:, :5], y, y_test, 1.0)
+    with pytest.raises(TypeError, match="residual_test has dtype torch.float32"):
+        kernel_ihvp_influence(K, K_test, y, y_test.float(), 1.0)
+    with pytest.raises(ValueError, match="residual_train contains NaN"):
+        kernel_ihvp_influence(K, K_test, y.clone().fill_(float("nan")), y_test, 1.0)
+    with pytest.raises(ValueError, match="symmetric"):
+        kernel_ihvp_influence(K + torch.triu(torch.ones_like(K), 1), K_test, y, y_test, 1.0)
+    with pytest.raises(ValueError, match="not positive definite"):
+        kernel_ihvp_influence(-K - torch.eye(6, dtype=torch.float64), K_test, y, y_test, 0.5)

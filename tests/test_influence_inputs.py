@@ -100,6 +100,31 @@ def test_truncated_lissa_still_returns_and_reports_its_residual() -> None:
     assert float(minibatch.relative_residual.max()) < 1.0
 
 
+def test_mini_batch_lissa_is_judged_in_the_energy_norm() -> None:
+    """With mini-batches a residual above 1 does not mean worse than x = 0: the solution can be
+    much closer to x* than 0 is. The test is ‖x − x*‖_A < ‖x*‖_A (A = H + λI), checked here
+    against the exact solve."""
+    X, y, V, H = full_rank()
+    exact = torch.linalg.solve(H, V.T).T
+    scale = 1.1 * float(torch.linalg.eigvalsh(H)[-1])
+
+    def energy_ratio(x: torch.Tensor) -> torch.Tensor:
+        e = x - exact
+        return ((e @ H) * e).sum(1) / ((exact @ H) * exact).sum(1)
+
+    residuals = []
+    for seed in range(20):   # batches of 10 of 30 points: noisy, never worse than 0
+        out = inverse_hvp(linear(10), X, y, V, ridge=0.1, solver="lissa", depth=300,
+                          batch_size=10, scale=scale, seed=seed)
+        assert float(energy_ratio(out.solution).max()) < 1
+        residuals.append(float(out.relative_residual.max()))
+    assert max(residuals) > 1 > min(residuals)   # the residual alone would have misjudged
+    for seed in range(5):    # batches of 3: the rescaled batch Hessians exceed 2·scale often
+        with pytest.raises(ValueError, match=r"mini-batch LiSSA diverged: .* energy norm"):
+            inverse_hvp(linear(10), X, y, V, ridge=0.1, solver="lissa", depth=300,
+                        batch_size=3, scale=scale, seed=seed)
+
+
 def test_conjugate_gradients_that_stop_early_raise() -> None:
     X, y, V, _ = full_rank()
     with pytest.raises(ValueError, match=r"conjugate gradients did not solve"):

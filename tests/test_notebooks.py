@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 ALLOWED_TAGS = {
     "hide-input", "hide-output", "hide-cell", "remove-input", "remove-output", "remove-cell",
-    "nbval-ignore-output",
+    "nbval-ignore-output", "remove-stderr",
 }
 INSTALL = re.compile(r"(^|\s)[%!]\s*pip\s+install|subprocess.*pip", re.MULTILINE)
 DOWNLOAD = re.compile(
@@ -106,3 +106,22 @@ def test_chapter_structure(notebook) -> None:
     )
     assert "{cite" in markdown, f"{path.name}: no citation"
     assert re.search(r"^\s*assert ", code, re.MULTILINE), f"{path.name}: no check cell"
+
+
+PLOTTING = re.compile(r"plt\.(show|subplots|figure)|\.plot\(|sns\.|\.imshow\(")
+
+
+def test_figures_have_a_caption_a_name_and_alt_text(notebook) -> None:
+    """Every cell that draws a figure numbers it, says what to see in it, and describes it."""
+    path, nb = notebook
+    names = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or not PLOTTING.search(_source(cell)):
+            continue
+        mystnb = cell.get("metadata", {}).get("mystnb", {})
+        figure, image = mystnb.get("figure", {}), mystnb.get("image", {})
+        assert figure.get("caption") and figure.get("name"), (
+            f"{path.name}: cell {i} draws a figure without mystnb.figure caption and name")
+        assert image.get("alt"), f"{path.name}: cell {i} draws a figure without mystnb.image alt"
+        names.append(figure["name"])
+    assert len(names) == len(set(names)), f"{path.name}: repeated figure names {names}"

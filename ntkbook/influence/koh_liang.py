@@ -198,11 +198,17 @@ def inverse_hvp(
       ill-conditioned;
     * ``"lissa"``: the series diverges — a term's residual above 2‖v_j‖ during the iterations
       (with the full-batch Hessian each term's residual is at most ‖v_j‖ when the series
-      converges, so this proves divergence), ‖h‖ above 1e30·‖v_j‖ with mini-batches, or a final
-      residual above 1 (worse than x = 0) — or, with the full-batch Hessian, when the second half
-      of the series made no progress on a residual above √ε: H + μI is singular along v_j, where
-      the series grows without bound. A truncated series whose residual is still falling is a
-      legitimate approximation and is returned; read ``relative_residual`` to judge it.
+      converges, so this proves divergence) or a final residual above 1 (worse than x = 0), and
+      with mini-batches ‖h‖ above 1e30·‖v_j‖ or an answer worse than x = 0 (below) — or, with
+      the full-batch Hessian, when the second half of the series made no progress on a residual
+      above √ε: H + μI is singular along v_j, where the series grows without bound. A truncated
+      series whose residual is still falling is a legitimate approximation and is returned; read
+      ``relative_residual`` to judge it. With mini-batches the answer is random and its residual
+      can exceed 1 even when the solution is within tens of percent of the exact one (the noise
+      lies more along the large eigenvalues of H than x* does, and the residual weights those
+      most), so there
+      "worse than x = 0" is measured in the energy norm of A = H + μI instead: it raises when
+      xᵀAx > 2xᵀv, i.e. when ‖x − x*‖_A > ‖x*‖_A.
 
     Args:
         model: scalar-output module at (near) the optimum of L; its trainable parameters are w.
@@ -338,15 +344,29 @@ def _inverse_hvp(objective: _Objective, V: torch.Tensor, *, solver: str, damping
             X_sol = X_sol + h / scale
         X_sol = X_sol / repeats
         iterations = depth * repeats
-    relative = (torch.linalg.vector_norm(apply(X_sol) - V, dim=1)
+    AX = apply(X_sol)
+    relative = (torch.linalg.vector_norm(AX - V, dim=1)
                 / torch.linalg.vector_norm(V, dim=1).clamp_min(torch.finfo(V.dtype).tiny))
+    if solver == "lissa" and batch_size is not None:
+        # ‖x − x*‖²_A − ‖x*‖²_A = xᵀAx − 2xᵀv with A = H + μI: positive iff x is farther from the
+        # answer than x = 0 in the energy norm, the norm in which x minimizes ½xᵀAx − xᵀv.
+        excess = (X_sol * AX).sum(1) - 2 * (X_sol * V).sum(1)
+        if bool((excess > 0).any()):
+            raise ValueError(f"mini-batch LiSSA diverged: its answer is farther from "
+                             f"(H + damping·I)⁻¹v than x = 0 in the energy norm (relative "
+                             f"residual {float(relative.max()):.3g}); batches of {batch_size} "
+                             f"points rescaled to the full sum have eigenvalues above "
+                             f"2·scale = {2 * scale:.4g} too often: raise batch_size or scale, "
+                             "or lower depth")
     _check_residual(solver, relative, tol, V.dtype, halfway if solver == "lissa" else None,
-                    torch.linalg.vector_norm(V, dim=1))
+                    torch.linalg.vector_norm(V, dim=1),
+                    minibatch=solver == "lissa" and batch_size is not None)
     return IHVPSolution(X_sol, solver, iterations, relative)
 
 
 def _check_residual(solver: str, relative: torch.Tensor, tol: float, dtype: torch.dtype,
-                    halfway: torch.Tensor | None, v_norm: torch.Tensor) -> None:
+                    halfway: torch.Tensor | None, v_norm: torch.Tensor,
+                    minibatch: bool = False) -> None:
     """Raise when an IHVP does not solve its system (see :func:`inverse_hvp`)."""
     floor = math.sqrt(torch.finfo(dtype).eps)
     worst = float(relative.max()) if relative.numel() else 0.0
@@ -359,7 +379,13 @@ def _check_residual(solver: str, relative: torch.Tensor, tol: float, dtype: torc
                          f"{worst:.3g} > {max(tol, floor):.3g}; H + damping·I is singular or too "
                          "ill-conditioned, raise the damping or ridge (or max_iter for cg)")
     if solver == "lissa":
-        if worst > 1.0:
+        # With the full-batch Hessian a convergent series ends at a residual ≤ 1, so a larger one
+        # proves divergence. With mini-batches it does not: the sampling noise sits more along
+        # the large eigenvalues of H than x* does, which the residual weights most, so a run can
+        # end above 1
+        # while its solution is within a few tens of percent of the exact one. There the test is
+        # the energy norm (in _inverse_hvp), and the residual is returned as measured.
+        if worst > 1.0 and not minibatch:
             raise ValueError(f"LiSSA diverged: relative residual {worst:.3g} > 1 (worse than "
                              "x = 0); the scale must exceed half the largest eigenvalue of "
                              "H + damping·I, which must be positive definite")

@@ -2,6 +2,8 @@
 
 * :func:`ntk_loo_influence` — exact kernel-ridge leave-one-out influence (eq. 8–9);
 * :func:`ntk_ihvp_influence` — the IHVP estimate in the NTK regime (Prop. 1, eq. 13);
+* :func:`kernel_ihvp_influence` — Koh & Liang's IHVP influence (eq. 12) of a trained model whose
+  Hessian is JᵀJ + λI, from its tangent kernel and residuals (the push-through identity);
 * :func:`ihvp_decomposition` — eq. 14 and Theorem 3's bound;
 * :func:`ihvp_error_rate_lower_bound` — Theorem 3's lower bound λ_min/(λ_min + λ) on the
   error rate (eq. 16);
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from .._checks import (
+    as_matrix,
     as_vector,
     kernel_pair,
     like,
@@ -129,6 +132,70 @@ def ntk_ihvp_influence(
     A = K_test_train @ G
     residual_test = K_test_train @ alpha - y_test
     residual_train = K_train @ alpha - y_train
+    return A * residual_test[:, None] * residual_train[None, :]
+
+
+def kernel_ihvp_influence(
+    K_train: torch.Tensor,
+    K_test_train: torch.Tensor,
+    residual_train: torch.Tensor,
+    residual_test: torch.Tensor,
+    ridge: float,
+) -> torch.Tensor:
+    """Koh & Liang's IHVP influence computed in function space (Zhang & Zhang 2022, eq. 12).
+
+    For a model f(x; w) trained on L(w) = ½Σ_i (f(x_i; w) − y_i)² + ½λ‖w − w_anchor‖² whose
+    Hessian at the trained weights is H = JᵀJ + λI — a linear or linearized model, or the
+    two-layer ReLU network of eq. 1 wherever no pre-activation sits on the kink (ReLU'' = 0),
+    J the (n, P) Jacobian of the training outputs — the per-example gradients are
+    ∇ℓ_i = r_i J_iᵀ with r_i = f(x_i) − y_i, and the push-through identity
+    (JᵀJ + λI)⁻¹Jᵀ = Jᵀ(JJᵀ + λI)⁻¹ turns the P × P solve into an n × n one:
+
+        Î[t, i] = ∇ℓ_tᵀ H⁻¹ ∇ℓ_i = r_t r_i [K_te (K + λI)⁻¹]_{t,i},
+
+    with K = JJᵀ and K_te = J(X_test)Jᵀ the tangent kernel at the trained weights. The result is
+    what :func:`ntkbook.influence.koh_liang_influence` computes with an exact solver, in the
+    removal convention of :func:`ntk_loo_influence` (positive: i helped), at O(n³ + n_test n²)
+    cost instead of P-dimensional solves. The anchor of the ridge term enters only through the
+    trained weights (where K and r are evaluated), not through H. With the infinite-width kernel
+    and the kernel-ridge residuals it is :func:`ntk_ihvp_influence` (eq. 13).
+
+    Args:
+        K_train: (n, n) tangent kernel JJᵀ at the trained weights. K_test_train: (n_test, n).
+        residual_train: (n,) f(x_i) − y_i. residual_test: (n_test,) f(x_t) − y_t.
+        ridge: λ > 0 (without it H = JᵀJ is singular when P > n).
+
+    Returns:
+        (n_test, n) tensor Î[t, i].
+
+    Raises:
+        TypeError: non-tensors or mixed dtypes.
+        ValueError: mismatched shapes, non-finite entries, ridge ≤ 0, a K_train that is not
+            symmetric or for which K_train + λI is not positive definite.
+
+    Example:
+        A linear model f(x) = wᵀx is its own linearization; its tangent kernel is XXᵀ:
+
+        >>> g = torch.Generator().manual_seed(0)
+        >>> X = torch.randn(6, 10, generator=g, dtype=torch.float64)
+        >>> y = torch.randn(6, generator=g, dtype=torch.float64)
+        >>> H = X.T @ X + 0.5 * torch.eye(10, dtype=torch.float64)
+        >>> w = torch.linalg.solve(H, X.T @ y)
+        >>> r = X @ w - y
+        >>> direct = (r[:, None] * X) @ torch.linalg.solve(H, (r[:, None] * X).T)
+        >>> pushed = kernel_ihvp_influence(X @ X.T, X @ X.T, r, r, ridge=0.5)
+        >>> bool(torch.allclose(pushed, direct))
+        True
+    """
+    ridge = positive_float(ridge, "ridge")
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    like(K_train, "K_train", K_test_train, "K_test_train")
+    residual_train = as_vector(residual_train, "residual_train", K_train.shape[0])
+    residual_test = as_vector(residual_test, "residual_test", K_test_train.shape[0])
+    like(K_train, "K_train", residual_train, "residual_train")
+    like(K_train, "K_train", residual_test, "residual_test")
+    chol = _cholesky(K_train, ridge)
+    A = torch.cholesky_solve(K_test_train.T, chol).T  # K_te (K + λI)⁻¹
     return A * residual_test[:, None] * residual_train[None, :]
 
 
@@ -273,6 +340,36 @@ def group_complexity(K_train: torch.Tensor, y_train: torch.Tensor, group) -> flo
     return norm(K_train, y_train) - norm(K_train[keep][:, keep], y_train[keep])
 
 
+def _flow_filter(lam: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """(1 − e^{−λt})/λ for every (time, eigenvalue), continuous at λ = 0 (where it is t)."""
+    lt = times[:, None] * lam[None, :]
+    safe = torch.where(lam > 0, lam, torch.ones_like(lam))
+    return torch.where(lam > 0, -torch.expm1(-lt) / safe, times[:, None].expand_as(lt))
+
+
+def _target_columns(y_train: object, y_test: object, n: int, n_test: int,
+                    K_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """Targets as (n, k) and (n_test, k) columns of K_train's dtype; whether they were 1-D."""
+    for value, name in ((y_train, "y_train"), (y_test, "y_test")):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if y_train.ndim == 1 and y_test.ndim == 1:
+        y_train, y_test = as_vector(y_train, "y_train", n), as_vector(y_test, "y_test", n_test)
+        y_train, y_test, single = y_train[:, None], y_test[:, None], True
+    elif y_train.ndim == 2 and y_test.ndim == 2:
+        y_train, y_test = as_matrix(y_train, "y_train"), as_matrix(y_test, "y_test")
+        if (y_train.shape[0], y_test.shape[0], y_train.shape[1]) != (n, n_test, y_test.shape[1]):
+            raise ValueError(f"y_train and y_test must have shapes ({n}, k) and ({n_test}, k), "
+                             f"got {tuple(y_train.shape)} and {tuple(y_test.shape)}")
+        single = False
+    else:
+        raise ValueError("y_train and y_test must both be 1-D (one target) or both 2-D (k "
+                         f"targets), got shapes {tuple(y_train.shape)} and {tuple(y_test.shape)}")
+    same_device(K_train, "K_train", y_train, "y_train")
+    same_device(K_train, "K_train", y_test, "y_test")
+    return y_train.to(K_train.dtype), y_test.to(K_train.dtype), single
+
+
 def ntk_loo_influence_along_time(
     K_train: torch.Tensor,
     K_test_train: torch.Tensor,
@@ -289,36 +386,54 @@ def ntk_loo_influence_along_time(
     Influence has the sign convention of :func:`ntk_loo_influence`: for a test point x_j,
     I_t[j, i] = ½(f_t⁽⁻ⁱ⁾(x_j) − y_j)² − ½(f_t(x_j) − y_j)², where f_t⁽⁻ⁱ⁾ is trained for the
     same time without point i. As t → ∞ it tends to the ridgeless :func:`ntk_loo_influence`.
+    With the training set as the test set, the diagonal is each point's self-influence.
 
     Removing a point changes the whole spectrum of the flow, so there is no rank-one shortcut as
     at t = ∞: each point costs one eigendecomposition of an (n − 1) × (n − 1) kernel, O(n⁴) in all
     (a few seconds for n = 300 on one core), and every time comes at once from that basis. No
-    inverse is formed: (1 − e^{−λt})/λ → t as λ → 0, so a singular K_train is fine.
+    inverse is formed: (1 − e^{−λt})/λ → t as λ → 0, so a singular K_train is fine. Several
+    target vectors on the same inputs (clean and corrupted labels, say) share the
+    eigendecompositions: pass them as the k columns of 2-D targets.
 
     Args:
         K_train: (n, n) PSD kernel. K_test_train: (n_test, n).
-        y_train: (n,) targets. y_test: (n_test,) targets.
+        y_train: (n,) targets, or (n, k) for k target vectors at once.
+        y_test: (n_test,) targets, or (n_test, k) with the same k.
         t: a time ≥ 0, or a 1-D tensor of times.
 
     Returns:
-        (n_test, n) for a scalar t; (len(t), n_test, n) for a tensor of times.
+        (n_test, n) for a scalar t; (len(t), n_test, n) for a tensor of times; with 2-D targets a
+        trailing dimension k is added.
+
+    Raises:
+        TypeError: non-tensors or kernels of two dtypes.
+        ValueError: mismatched shapes, 1-D targets mixed with 2-D ones, non-finite entries,
+            t < 0, n < 2, a K_train that is not symmetric positive semi-definite.
     """
-    K_train, K_test_train, y_train, y_test = _kernel_inputs(K_train, K_test_train, y_train,
-                                                            y_test)
-    n = K_train.shape[0]
+    K_train, K_test_train = kernel_pair(K_train, K_test_train)
+    like(K_train, "K_train", K_test_train, "K_test_train")
+    n, n_test = K_train.shape[0], K_test_train.shape[0]
     if n < 2:
         raise ValueError(f"leave-one-out needs at least 2 training points, got n = {n}")
+    Y, Y_test, single = _target_columns(y_train, y_test, n, n_test, K_train)
     times, scalar = _times(t, K_train)
-    full = gradient_flow_prediction(K_train, K_test_train, y_train, times)  # (T, n_test)
-    residual = full - y_test[None, :]
-    out = torch.empty(len(times), K_test_train.shape[0], n, dtype=K_train.dtype,
+    # The full-data flow through the public, validated path (symmetry, PSD, finiteness).
+    full = torch.stack([gradient_flow_prediction(K_train, K_test_train, Y[:, c], times)
+                        for c in range(Y.shape[1])], -1)                  # (T, n_test, k)
+    residual = full - Y_test[None]
+    out = torch.empty(len(times), n_test, n, Y.shape[1], dtype=K_train.dtype,
                       device=K_train.device)
     everyone = torch.arange(n, device=K_train.device)
     for i in range(n):
         rows = everyone[everyone != i]
-        without = gradient_flow_prediction(K_train[rows][:, rows], K_test_train[:, rows],
-                                           y_train[rows], times)
-        out[:, :, i] = 0.5 * ((without - y_test[None, :]) ** 2 - residual**2)
+        # A principal submatrix of a PSD matrix is PSD: clamp only rounding below zero.
+        lam, V = torch.linalg.eigh(K_train.index_select(0, rows).index_select(1, rows))
+        spectral = _flow_filter(lam.clamp_min(0.0), times)                # (T, n − 1)
+        coef = V @ (spectral[:, :, None] * (V.T @ Y[rows])[None])         # (T, n − 1, k)
+        without = K_test_train.index_select(1, rows) @ coef              # (T, n_test, k)
+        out[:, :, i] = 0.5 * ((without - Y_test[None]) ** 2 - residual**2)
+    if single:
+        out = out[..., 0]
     return out[0] if scalar else out
 
 

@@ -66,6 +66,8 @@ _STALL_WINDOW = 10
 _MAX_DESCENTS = 3  # steepest-descent steps a fit may take when its region steps stall
 _STALL_DECREASE = 1e-13  # relative decrease of L over the window that counts as none
 _CYCLE_MEMORY = 8
+_OVERSHOOT = 0.5
+_MAX_CYCLES = 4  # repeated region changes after which a fit counts as stalled
 _KINK_BAND = 1e-12
 _SUBGRADIENT_SWEEPS = 20
 _SORT_AFTER_USES = 3  # a reference checked this often is worth sorting once
@@ -82,7 +84,8 @@ class RegularizedFit:
         model: the trained copy (its ``W`` is the minimizer; the signs ``a`` are unchanged).
         initial: the network at W(0), the anchor of the ridge term (a copy; never trained).
         ridge: λ.
-        X, y: the training data it was fitted to.
+        X: the (n, d) training inputs it was fitted to.
+        y: the (n,) training targets.
         objective: (steps + 1,) L(W) at the start and after every step.
         step_sizes: (steps,) the step of every iteration: the line-search t ∈ [0, 1] of a region
             step (1 = the region's minimizer, 0 = only the region changed), or the length along
@@ -265,7 +268,7 @@ class _State:
         self.kinks = self.kinks[self.kink.reshape(-1)[self.kinks]]
 
 
-def _solve_state(problem: _Problem, state: _State, keep: torch.Tensor):
+def _solve_state(problem: _Problem, state: _State):
     """Minimize eq. 2 over the region of ``state``: the quadratic with pattern ``active``,
     subject to z_ir = 0 on the kinks.
 
@@ -276,52 +279,104 @@ def _solve_state(problem: _Problem, state: _State, keep: torch.Tensor):
     on the pattern, ‖W − W(0)‖² = βᵀH_Sβ + 2βᵀBγ + γᵀEγ, and the kink (i, r) carries the
     subgradient s_ir = √m a_r γ_ir / β_i of relu at 0 (W is stationary iff s ∈ [0, 1]).
 
-    Returns β on all n rows (0 on the excluded one), the kinks' rows, columns and γ, the
+    The removed point (if any) keeps its row with the equation β_i = 0, so no matrix is copied.
+    Returns β on all n rows (0 on the removed one), the kinks' rows, columns and γ, the
     products β_i s_ir = √m a_r γ_ir and ‖W − W(0)‖².
     """
-    X, a, sqrt_m = problem.X, problem.a, problem.sqrt_m
-    n_keep = keep.numel()
-    H = problem.gram[keep][:, keep] * state.counts[keep][:, keep].to(X.dtype) / problem.m
-    rhs = problem.y[keep] - state.u0[keep]
+    X, a, sqrt_m, excluded = problem.X, problem.a, problem.sqrt_m, state.excluded
+    H = problem.gram * state.counts.to(X.dtype)
+    H /= problem.m
+    rhs = problem.y - state.u0
+    if excluded is not None:
+        H[excluded] = 0.0
+        H[:, excluded] = 0.0
+        rhs[excluded] = 0.0
+    M = H.clone()
+    M.diagonal().add_(problem.ridge)
+    if excluded is not None:
+        M[excluded, excluded] = 1.0
     rows, cols = state.kinks // problem.m, state.kinks % problem.m
-    if state.excluded is not None:
-        on = rows != state.excluded
+    if excluded is not None:
+        on = rows != excluded
         rows, cols = rows[on], cols[on]
     order = torch.argsort(cols, stable=True)
     rows, cols = rows[order], cols[order]
     k = rows.numel()
-    M = H + problem.ridge * torch.eye(n_keep, dtype=X.dtype, device=X.device)
     gamma = X.new_zeros(0)
+    beta = None
     if k:
-        B = state.Sf[:, cols][keep] * problem.gram[keep][:, rows] * (a[cols] / sqrt_m)
-        E = problem.gram[rows][:, rows] * (cols[:, None] == cols[None, :])
+        B = state.Sf[:, cols] * problem.gram[:, rows] * (a[cols] / sqrt_m)
+        if excluded is not None:
+            B[excluded] = 0.0
         rhs2 = -problem.Z0[rows, cols]
-        E_chol, info = torch.linalg.cholesky_ex(E)
-        if int(info) != 0:  # dependent kinks: more on one neuron than it has directions
+        solved = _solve_kink_blocks(problem.gram, rows, cols, torch.cat([B.T, rhs2[:, None]], 1))
+        if solved is None:  # dependent kinks: more on one neuron than it has directions
+            E = problem.gram[rows][:, rows] * (cols[:, None] == cols[None, :])
             system = torch.cat([torch.cat([M, B], 1), torch.cat([B.T, E], 1)], 0)
             solution = torch.linalg.lstsq(system, torch.cat([rhs, rhs2])[:, None],
                                           driver="gelsd").solution[:, 0]
-            beta_kept, gamma = solution[:n_keep], solution[n_keep:]
+            beta, gamma = solution[:problem.n], solution[problem.n:]
         else:
-            Einv_Bt = torch.cholesky_solve(B.T, E_chol)
-            Einv_r2 = torch.cholesky_solve(rhs2[:, None], E_chol)[:, 0]
-            schur = M - B @ Einv_Bt
-            chol, info = torch.linalg.cholesky_ex(schur)
+            Einv_Bt, Einv_r2 = solved[:, :-1], solved[:, -1]
+            chol, info = torch.linalg.cholesky_ex(M - B @ Einv_Bt)
             if int(info) != 0:
                 raise ValueError("the regularized Gram is not positive definite; is ridge > 0?")
-            beta_kept = torch.cholesky_solve((rhs - B @ Einv_r2)[:, None], chol)[:, 0]
-            gamma = Einv_r2 - Einv_Bt @ beta_kept
+            beta = torch.cholesky_solve((rhs - B @ Einv_r2)[:, None], chol)[:, 0]
+            gamma = Einv_r2 - Einv_Bt @ beta
     else:
         chol, info = torch.linalg.cholesky_ex(M)
         if int(info) != 0:
             raise ValueError("the regularized Gram is not positive definite; is ridge > 0?")
-        beta_kept = torch.cholesky_solve(rhs[:, None], chol)[:, 0]
-    beta = X.new_zeros(problem.n)
-    beta[keep] = beta_kept
-    distance2 = float(beta_kept @ (H @ beta_kept))
+        beta = torch.cholesky_solve(rhs[:, None], chol)[:, 0]
+    if excluded is not None:
+        beta[excluded] = 0.0
+    distance2 = float(beta @ (H @ beta))
     if k:
-        distance2 += float(2 * beta_kept @ (B @ gamma) + gamma @ (E @ gamma))
+        # Bᵀβ + Eγ = −C vec(W(0)) is the KKT system's second row: γᵀEγ needs no product with E
+        distance2 += float(2 * beta @ (B @ gamma) + gamma @ (rhs2 - B.T @ beta))
     return beta, rows, cols, gamma, sqrt_m * a[cols] * gamma, distance2
+
+
+def _solve_kink_blocks(gram: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                       R: torch.Tensor) -> torch.Tensor | None:
+    """E⁻¹R for E = C Cᵀ (E_kl = x_kᵀx_l for two kinks of one neuron, 0 across neurons);
+    ``None`` if E is singular. A kink alone on its neuron is a 1 × 1 block."""
+    lone = torch.bincount(cols)[cols] == 1
+    out = torch.empty_like(R)
+    out[lone] = R[lone] / gram[rows[lone], rows[lone]][:, None]
+    shared = (~lone).nonzero().reshape(-1)       # sorted by neuron (the caller sorts by cols)
+    if shared.numel():
+        # the blocks of neurons with several kinks, padded with the identity to one size and
+        # factorized in one batch
+        c = cols[shared]
+        _, sizes = torch.unique_consecutive(c, return_counts=True)
+        group = torch.repeat_interleave(torch.arange(sizes.numel(), device=c.device), sizes)
+        slot = torch.arange(c.numel(), device=c.device) - (torch.cumsum(sizes, 0) - sizes)[group]
+        width = int(sizes.max())
+        blocks = torch.eye(width, dtype=R.dtype, device=R.device).repeat(sizes.numel(), 1, 1)
+        r = rows[shared]
+        same = group[:, None] == group[None, :]
+        pairs = same.nonzero(as_tuple=True) if c.numel() <= 4096 else _pairs_in_groups(group)
+        blocks[group[pairs[0]], slot[pairs[0]], slot[pairs[1]]] = gram[r[pairs[0]], r[pairs[1]]]
+        chol, info = torch.linalg.cholesky_ex(blocks)
+        if bool((info != 0).any()):
+            return None
+        padded = R.new_zeros(sizes.numel(), width, R.shape[1])
+        padded[group, slot] = R[shared]
+        out[shared] = torch.cholesky_solve(padded, chol)[group, slot]
+    return out
+
+
+def _pairs_in_groups(group: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All (k, l) with group[k] == group[l], for a sorted ``group``, without a k × k matrix."""
+    _, sizes = torch.unique_consecutive(group, return_counts=True)
+    starts = torch.cumsum(sizes, 0) - sizes
+    left, right = [], []
+    for start, size in zip(starts.tolist(), sizes.tolist()):
+        members = torch.arange(start, start + size, device=group.device)
+        left.append(members.repeat_interleave(size))
+        right.append(members.repeat(size))
+    return torch.cat(left), torch.cat(right)
 
 
 def _candidates(problem: _Problem, reference: _Reference, state: _State,
@@ -380,14 +435,23 @@ def _min_norm_subgradient(problem: _Problem, W: torch.Tensor, Z: torch.Tensor,
         g.index_add_(0, c, s_single[:, None] * v)
         multi = (~single).nonzero().reshape(-1)
         if multi.numel():
-            s_multi = torch.zeros(multi.numel(), dtype=X.dtype, device=X.device)
+            # Coordinate descent on the box, all neurons at once: round j updates the j-th
+            # kink of every neuron that has one.
+            V_m, c_m = V[multi], cols[multi]
+            order = torch.argsort(c_m, stable=True)
+            V_m, c_m = V_m[order], c_m[order]
+            first = torch.searchsorted(c_m, c_m)          # index of each neuron's first kink
+            rank = torch.arange(c_m.numel(), device=c_m.device) - first
+            s_m = torch.zeros(c_m.numel(), dtype=X.dtype, device=X.device)
+            norms = (V_m * V_m).sum(1).clamp_min(1e-300)
             for _ in range(_SUBGRADIENT_SWEEPS):
-                for j in range(multi.numel()):
-                    k, r = int(multi[j]), int(cols[multi[j]])
-                    base = g[r] - s_multi[j] * V[k]
-                    s_new = (-(base @ V[k]) / (V[k] @ V[k]).clamp_min(1e-300)).clamp(0, 1)
-                    g[r] = base + s_new * V[k]
-                    s_multi[j] = s_new
+                for j in range(int(rank.max()) + 1):
+                    k = (rank == j).nonzero().reshape(-1)
+                    r, v = c_m[k], V_m[k]
+                    base = g[r] - s_m[k, None] * v
+                    s_new = (-(base * v).sum(1) / norms[k]).clamp(0, 1)
+                    g[r] = base + s_new[:, None] * v
+                    s_m[k] = s_new
     return g, float(torch.linalg.vector_norm(g))
 
 
@@ -409,8 +473,10 @@ def _descent_step(problem: _Problem, W: torch.Tensor, Z: torch.Tensor, f: torch.
 
 
 def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _State, *,
-            tol: float, max_steps: int) -> tuple[torch.Tensor, dict]:
-    """Active-set Newton iteration on eq. 2 from W (in the region ``state``)."""
+            tol: float, max_steps: int, descents_allowed: int = _MAX_DESCENTS
+            ) -> tuple[torch.Tensor, dict]:
+    """Active-set Newton iteration on eq. 2 from W (in the region ``state``), with at most
+    ``descents_allowed`` steepest-descent steps when the region steps stall."""
     y, W0, a, ridge, sqrt_m = problem.y, problem.W0, problem.a, problem.ridge, problem.sqrt_m
     keep = torch.arange(problem.n, device=y.device)
     excluded = state.excluded
@@ -433,8 +499,9 @@ def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _S
               "pattern_flips": [], "kinks": [], "status": None}
     previous_changes: list[torch.Tensor] = []
     descents = 0
+    cycles = 0
     for _ in range(max_steps):
-        beta, rows, cols, gamma, kappa_s, distance2_t = _solve_state(problem, state, keep)
+        beta, rows, cols, gamma, kappa_s, distance2_t = _solve_state(problem, state)
         target = problem.weights(beta, state.Sf, rows, cols, gamma)
         moved_t = movement(target)
         c_rows, c_cols = _candidates(problem, reference, state, torch.maximum(moved, moved_t))
@@ -485,12 +552,14 @@ def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _S
             else:
                 t = 0.0  # no decrease along this direction: only the region changes
         # The next region, from the target (a primal-dual active-set rule): an entry with the
-        # wrong sign flips, unless it has crossed before — then it is held on its kink; a kink
-        # whose subgradient leaves [0, 1] is released to the side it points to.
+        # wrong sign flips (or is held on its kink, below); a kink whose subgradient leaves
+        # [0, 1] is released to the side it points to.
         released = up | down
         changes = torch.cat([w_rows * problem.m + w_cols,
                              rows[released] * problem.m + cols[released]]).sort().values
-        if changes.numel() > 1 and any(torch.equal(changes, c) for c in previous_changes):
+        repeated = changes.numel() > 0 and any(torch.equal(changes, c) for c in previous_changes)
+        cycles += int(repeated)
+        if repeated and changes.numel() > 1:
             # The same entries change again as a few steps ago (the regions cycle, each step
             # only a sliver of a descent): change just the most violated one this time.
             if bool(released.any()):
@@ -505,7 +574,10 @@ def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _S
                 w_rows, w_cols, w_z = w_rows[worst:worst + 1], w_cols[worst:worst + 1], w_z[
                     worst:worst + 1]
         previous_changes = [changes, *previous_changes[:_CYCLE_MEMORY - 1]]
-        again = state.crossed[w_rows, w_cols]
+        # Held on its kink instead: an entry that has crossed before, or whose target lands just
+        # past the kink (by less than half of its move) — a valley the step overshoots.
+        z_now = _pre_activations(problem, W, w_rows, w_cols)
+        again = state.crossed[w_rows, w_cols] | (w_z.abs() < _OVERSHOOT * (w_z - z_now).abs())
         to_kink_rows, to_kink_cols = w_rows[again], w_cols[again]
         flip_rows, flip_cols = w_rows[~again], w_cols[~again]
         becomes_active = ~state.active[flip_rows, flip_cols]
@@ -542,7 +614,10 @@ def _newton(problem: _Problem, reference: _Reference, W: torch.Tensor, state: _S
         if len(recent) == _PATIENCE and max(recent) <= tol * problem.scale_y:
             record["status"] = "stalled"  # the predictions have stopped moving
             break
-        if t == 0.0 and descents < _MAX_DESCENTS:
+        if cycles >= _MAX_CYCLES:
+            record["status"] = "stalled"  # the regions keep cycling through the same kinks
+            break
+        if t == 0.0 and descents < descents_allowed:
             # The region steps make no progress: is W stationary? If not, take a steepest-
             # descent step of the nonsmooth L, which no region's quadratic sees, and restart the
             # regions from where it lands.
@@ -628,7 +703,7 @@ def _fit(initial: TwoLayerReLU, problem: _Problem, start: torch.Tensor, *, tol: 
         reference = _Reference(problem, start)
         state = _State.create(problem, reference, reference.positive)
         W, record = _newton(problem, reference, start, state, tol=tol, max_steps=max_steps)
-    trained = copy.deepcopy(initial)
+    trained = copy.deepcopy(initial).requires_grad_(True)   # W is a trainable parameter again
     with torch.no_grad():
         trained.W.copy_(W)
     dtype = problem.X.dtype
@@ -692,8 +767,8 @@ def train_regularized(
         >>> y = X[:, 0]
         >>> net = ntkbook.antisymmetric_copy(ntkbook.TwoLayerReLU(3, 2000, seed=0))
         >>> fit = train_regularized(net, X, y, ridge=1.0)
-        >>> fit.status, fit.steps
-        ('exact', 9)
+        >>> fit.status
+        'exact'
     """
     model = _check_model(model)
     X, y = _check_data(model, X, y, "X", "y")
@@ -821,8 +896,11 @@ def nn_loo_influence(
             loop = tqdm(indices, desc=f"retraining without each point (m = {model.m})",
                         leave=False)
         for column, i in enumerate(loop):
+            # A warm start sits next to the answer: its stalls are cycles between neighbouring
+            # regions, which steepest-descent steps cost more than they gain.
             W, _ = _newton(problem, reference, W_begin, state_begin.copy(excluded=i), tol=tol,
-                           max_steps=max_steps)
+                           max_steps=max_steps, descents_allowed=0 if start == "warm" else
+                           _MAX_DESCENTS)
             f_without = torch.relu(X_test @ W.T) @ initial.a / problem.sqrt_m
             out[:, column] = _test_losses_change(f_without, f_with, y_test)
     return out
