@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats
 
 from .common import ExerciseResult, _as_array
 
@@ -25,12 +24,9 @@ def _ch10_inputs() -> list[tuple[np.ndarray, np.ndarray, int]]:
     return cases
 
 
-def _top_k_spearman(estimate: np.ndarray, truth: np.ndarray, k: int) -> float:
-    top = np.argsort(-np.abs(truth), kind="stable")[:k]
-    return float(stats.spearmanr(estimate[top], truth[top])[0])
-
-
 def _known_mistakes(estimate: np.ndarray, truth: np.ndarray, k: int) -> dict[str, float]:
+    from scipy import stats
+
     by_signed = np.argsort(-truth, kind="stable")[:k]
     by_estimate = np.argsort(-np.abs(estimate), kind="stable")[:k]
     top = np.argsort(-np.abs(truth), kind="stable")[:k]

@@ -39,9 +39,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.optimize
 import torch
-from scipy import stats
 from torch import nn
 from torch.func import functional_call, grad, grad_and_value, hessian, jacfwd, jacrev, vmap
 
@@ -481,6 +479,8 @@ def _lbfgs(flat: _Flat, w: torch.Tensor, keep: torch.Tensor | None, max_iter: in
         g = flat.gradient(vt, keep)
         return float(flat.value(vt, keep)), g.detach().cpu().numpy().astype(np.float64)
 
+    import scipy.optimize  # deferred: scipy.optimize costs about a second at import
+
     result = scipy.optimize.minimize(
         fun, w.detach().cpu().numpy().astype(np.float64), jac=True, method="L-BFGS-B",
         options={"maxiter": max_iter, "maxfun": 2 * max_iter, "gtol": 1e-7, "ftol": 1e-14,
@@ -890,6 +890,8 @@ def agreement(estimate: torch.Tensor, truth: torch.Tensor, *, top: int | None = 
     k = a.shape[1] if top is None else top
     if k < 3:
         raise ValueError(f"a correlation needs at least 3 points per row, got {k}")
+    from scipy import stats  # deferred: scipy.stats costs about half a second at import
+
     pearson, spearman = np.empty(a.shape[0]), np.empty(a.shape[0])
     for r in range(a.shape[0]):
         order = np.argsort(-np.abs(b[r] if by == "truth" else a[r]), kind="stable")[:k]
