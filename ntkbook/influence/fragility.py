@@ -433,8 +433,11 @@ class Minimum:
         hessian: (P, P) ∇²L(ŵ).
         eigenvalues: its eigenvalues, ascending.
         gradient_norm: ‖∇L(ŵ)‖ at the end.
-        lbfgs_iterations, newton_steps: the work of the two phases.
-        ridge: λ. loss: the loss. seconds: wall-clock time.
+        lbfgs_iterations: the work of the L-BFGS phase.
+        newton_steps: the work of the Newton phase.
+        ridge: λ.
+        loss: the loss.
+        seconds: wall-clock time.
     """
 
     hessian: torch.Tensor
@@ -563,7 +566,7 @@ def first_order_influence(
     """Koh & Liang's influence ∇ℓ_tᵀ(H + μI)⁻¹∇ℓ_i (chapter 7, eq. 7.5), removal convention.
 
     The same numbers as :func:`~ntkbook.influence.koh_liang_influence` with ``solver="direct"``,
-    from a Hessian already at hand (:attr:`Minimum.hessian`): the ridge enters through H only.
+    from a Hessian already at hand (``Minimum.hessian``): the ridge enters through H only.
 
     Args:
         model: the trained model. X_train, y_train, X_test, y_test: the data.
@@ -663,7 +666,7 @@ def warm_start_retraining(
         X_train, y_train, X_test, y_test: the data.
         indices: training points to remove (all when omitted).
         loss, ridge, anchor: the objective, as :func:`minimize`.
-        hessian: ∇²L(ŵ) if already computed (:attr:`Minimum.hessian`).
+        hessian: ∇²L(ŵ) if already computed (``Minimum.hessian``).
         tol, max_iter: the stopping rule of each refit.
 
     Returns:
@@ -785,7 +788,8 @@ class Curvature:
     by the residuals; it is what can make H indefinite.
 
     Attributes:
-        eigenvalues: of H, ascending. gauss_newton_eigenvalues: of G, ascending.
+        eigenvalues: of H, ascending.
+        gauss_newton_eigenvalues: of G, ascending.
         nonlinearity: ‖N‖₂ / λ_min(G) — the size of the network's curvature on the scale of the
             smallest curvature the linear picture has; below 1, H is positive definite for sure
             (Weyl's inequality).
@@ -836,7 +840,8 @@ class Agreement:
     """How well an influence estimate matches a retraining truth, one test point per row.
 
     Attributes:
-        pearson, spearman: (n_test,) correlations over each row's most influential points.
+        pearson: (n_test,) Pearson correlations over each row's most influential points.
+        spearman: (n_test,) Spearman correlations over the same points.
         top: how many points per row (None: all).
     """
 
@@ -929,11 +934,17 @@ class FragilityRun:
     """One network of the chapter's grid: trained, explained, and retrained.
 
     Attributes:
-        depth, width, ridge, seed, parameters: the configuration and P.
-        network: the trained :class:`ntkbook.MLP`. initial: (P,) its initialization w₀.
-        minimum: the :class:`Minimum` reached. curvature: the :class:`Curvature` there.
-        influence: (n_test, n) Koh & Liang's estimate. retraining: the warm-start
-            :class:`Retraining` of every training point.
+        depth: hidden layers H.
+        width: hidden width m.
+        ridge: λ.
+        seed: the seed of the initialization.
+        parameters: P.
+        network: the trained :class:`ntkbook.MLP`.
+        initial: (P,) its initialization w₀.
+        minimum: the :class:`Minimum` reached.
+        curvature: the :class:`Curvature` there.
+        influence: (n_test, n) Koh & Liang's estimate.
+        retraining: the warm-start :class:`Retraining` of every training point.
         relative_distance: ‖ŵ − w₀‖ / ‖w₀‖ (laziness: small in the lazy regime).
         seconds: wall-clock time of the whole run.
     """
