@@ -10,7 +10,7 @@ right and, if not, how it is off. Nothing is printed unless the result is displa
 
 The subpackage follows the book: :mod:`~ntkbook.exercises.common` holds the generic checkers
 (:func:`check_number`, :func:`check_array`, :func:`check_function`), and
-:mod:`~ntkbook.exercises.ch01` … :mod:`~ntkbook.exercises.ch09` the checkers of one chapter each,
+:mod:`~ntkbook.exercises.ch01` … :mod:`~ntkbook.exercises.ch10` the checkers of one chapter each,
 named ``chN_<topic>``; each chapter's exercise text says which one to call. Every checker is also
 importable from ``ntkbook.exercises`` itself.
 """
@@ -26,6 +26,7 @@ from .ch06 import ch6_gd_limit, ch6_max_margin
 from .ch07 import ch7_exact_loo
 from .ch08 import ch8_kernel_loo
 from .ch09 import ch9_self_influence
+from .ch10 import ch10_top_k_spearman
 from .common import (
                      ExerciseResult,
                      answers_revealed,
@@ -51,6 +52,7 @@ __all__ = [
     "ch7_exact_loo",
     "ch8_kernel_loo",
     "ch9_self_influence",
+    "ch10_top_k_spearman",
     "check_array",
     "check_function",
     "check_number",

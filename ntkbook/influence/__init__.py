@@ -13,11 +13,28 @@ The subpackage follows the book:
   matrices: exact leave-one-out, the IHVP estimate and its error, group complexity, influence
   along training time;
 * :mod:`~ntkbook.influence.wide` (chapter 8) — the wide two-layer network trained on Zhang &
-  Zhang's regularized loss, and its leave-one-out retraining.
+  Zhang's regularized loss, and its leave-one-out retraining;
+* :mod:`~ntkbook.influence.fragility` (chapter 10) — networks trained to a minimizer, warm- and
+  cold-start leave-one-out truths, the Hessian's split into Gauss–Newton and network curvature,
+  and the agreement of an estimate with a truth.
 """
 
 from __future__ import annotations
 
+from .fragility import (
+    Agreement,
+    Curvature,
+    FragilityRun,
+    Minimum,
+    Retraining,
+    agreement,
+    cold_start_retraining,
+    curvature,
+    first_order_influence,
+    fragility_run,
+    minimize,
+    warm_start_retraining,
+)
 from .koh_liang import (
     LOSSES,
     SOLVERS,
@@ -60,4 +77,16 @@ __all__ = [
     "ntk_loo_influence_along_time",
     "nn_loo_influence",
     "train_regularized",
+    "Agreement",
+    "Curvature",
+    "FragilityRun",
+    "Minimum",
+    "Retraining",
+    "agreement",
+    "cold_start_retraining",
+    "curvature",
+    "first_order_influence",
+    "fragility_run",
+    "minimize",
+    "warm_start_retraining",
 ]
