@@ -47,7 +47,7 @@ from .._checks import as_matrix, as_vector, index_list, nonnegative_float, posit
 from .._checks import positive_int as check_positive_int
 from .._checks import seed as check_seed
 from ..models import MLP
-from .koh_liang import LOSSES
+from .koh_liang import _example_losses, _Objective
 
 MAX_PARAMETERS = 6000  # a P × P Hessian is formed and factored, as in chapter 7's direct solver
 _ANCHORS = ("zero", "initial")
@@ -55,12 +55,6 @@ _ANCHORS = ("zero", "initial")
 
 # --------------------------------------------------------------------------------------------
 # The objective on a flat parameter vector
-
-
-def _loss_terms(f: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    if loss == "squared":
-        return 0.5 * (f - y) ** 2
-    return torch.nn.functional.softplus(-y * f)
 
 
 def _loss_derivatives(f: torch.Tensor, y: torch.Tensor, loss: str
@@ -71,37 +65,19 @@ def _loss_derivatives(f: torch.Tensor, y: torch.Tensor, loss: str
     return -y * torch.sigmoid(-y * f), torch.sigmoid(f) * torch.sigmoid(-f)
 
 
-class _Flat:
-    """L(w) of a scalar-output module on flat parameter vectors (order: named_parameters)."""
+class _Flat(_Objective):
+    """L(w) of a scalar-output module on flat parameter vectors (order: named_parameters):
+    chapter 7's objective, with structured passes for :class:`ntkbook.MLP`."""
 
     def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str,
                  ridge: float, anchor: torch.Tensor | None) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        self.model, self.loss = model, loss
-        self.ridge = nonnegative_float(ridge, "ridge")
-        named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
-        if not named:
-            raise ValueError(f"model {model!r} has no trainable parameters")
-        self.names = [k for k, _ in named]
-        self.shapes = [p.shape for _, p in named]
-        self.sizes = [math.prod(s) for s in self.shapes]
-        self.w = torch.cat([p.detach().reshape(-1) for _, p in named]).clone()
+        if anchor is not None and not isinstance(anchor, torch.Tensor):
+            raise TypeError(f"anchor must be a torch.Tensor or None, got {type(anchor).__name__}")
+        super().__init__(model, X, y, loss, ridge, anchor)
         if not self.w.is_floating_point():
             raise TypeError(f"the model's parameters must be floating point, got {self.w.dtype}")
+        self.sizes = [math.prod(s) for s in self.shapes]
         self.P = self.w.numel()
-        self.frozen = {k: p.detach() for k, p in model.named_parameters() if not p.requires_grad}
-        self.frozen.update(dict(model.named_buffers()))
-        self.X = self._inputs(X, "X")
-        self.y = self._targets(y, "y", self.X.shape[0])
-        if anchor is None:
-            anchor = torch.zeros_like(self.w)
-        if not isinstance(anchor, torch.Tensor):
-            raise TypeError(f"anchor must be a torch.Tensor or None, got {type(anchor).__name__}")
-        self.anchor = as_vector(anchor, "anchor", self.P).to(dtype=self.w.dtype,
-                                                              device=self.w.device)
         self.fast = (type(model) is MLP and not self.frozen
                      and self.names == ["a"] + [f"weights.{h}" for h in range(model.depth)])
 
@@ -162,11 +138,6 @@ class _Flat:
         return torch.cat([first] + [p.reshape(-1) for p in parts[::-1]])
 
     # -- L, its gradient and Hessian -----------------------------------------------------------
-    def value(self, w: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        terms = _loss_terms(self.outputs(w, self.X), self.y, self.loss)
-        total = terms.sum() if keep is None else (keep * terms).sum()
-        return total + 0.5 * self.ridge * ((w - self.anchor) ** 2).sum()
-
     def value_and_gradient(self, w: torch.Tensor, keep: torch.Tensor | None = None
                            ) -> tuple[float, torch.Tensor]:
         """(L(w), ∇L(w)) from one forward and one backward pass."""
@@ -174,7 +145,7 @@ class _Flat:
             g, v = grad_and_value(lambda u: self.value(u, keep))(w)
             return float(v), g
         f, hs, slopes, a, Ws = self._mlp_forward(w, self.X)
-        terms = _loss_terms(f, self.y, self.loss)
+        terms = _example_losses(f, self.y, self.loss)
         c = _loss_derivatives(f, self.y, self.loss)[0]
         if keep is not None:
             terms, c = keep * terms, keep * c
@@ -195,7 +166,7 @@ class _Flat:
             out = self._mlp_backward(c, hs, slopes, a, Ws, per_example=False)
         else:
             def data_term(v: torch.Tensor) -> torch.Tensor:
-                terms = _loss_terms(self.outputs(v, X), y, self.loss)
+                terms = _example_losses(self.outputs(v, X), y, self.loss)
                 return terms.sum() if keep is None else (keep * terms).sum()
 
             out = grad(data_term)(w)
@@ -221,7 +192,7 @@ class _Flat:
             if self.fast:
                 return jacfwd(lambda v: self.gradient(v, None, x[None], target[None],
                                                       ridge=False))(w)
-            return hessian(lambda v: _loss_terms(self.outputs(v, x[None]), target[None],
+            return hessian(lambda v: _example_losses(self.outputs(v, x[None]), target[None],
                                                  self.loss).sum())(w)
 
         chunk = max(1, (64 * 2**20) // (8 * self.P * self.P))
@@ -242,7 +213,7 @@ class _Flat:
         return _loss_derivatives(f, y, self.loss)[0][:, None] * self.jacobian(w, X)
 
     def test_losses(self, w: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return _loss_terms(self.outputs(w, X), y, self.loss)
+        return _example_losses(self.outputs(w, X), y, self.loss)
 
     def write(self, w: torch.Tensor) -> None:
         with torch.no_grad():
