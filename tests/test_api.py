@@ -183,7 +183,7 @@ MODULE_MAP = {
     "exercises.ch04": ["ch4_two_point_lambda0"],
     "exercises.ch05": ["ch5_linearized_residual"],
     "exercises.ch06": ["ch6_gd_limit", "ch6_max_margin"],
-    "exercises.ch07": ["ch7_exact_loo"],
+    "exercises.ch07": ["ch7_exact_loo", "ch7_newton_loo"],
 }
 
 

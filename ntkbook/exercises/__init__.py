@@ -23,7 +23,7 @@ from .ch03 import ch3_homogeneous_kappa
 from .ch04 import ch4_two_point_lambda0
 from .ch05 import ch5_linearized_residual
 from .ch06 import ch6_gd_limit, ch6_max_margin
-from .ch07 import ch7_exact_loo
+from .ch07 import ch7_exact_loo, ch7_newton_loo
 from .ch08 import ch8_kernel_loo
 from .ch09 import ch9_self_influence
 from .ch10 import ch10_top_k_spearman
@@ -50,6 +50,7 @@ __all__ = [
     "ch6_gd_limit",
     "ch6_max_margin",
     "ch7_exact_loo",
+    "ch7_newton_loo",
     "ch8_kernel_loo",
     "ch9_self_influence",
     "ch10_top_k_spearman",

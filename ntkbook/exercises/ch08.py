@@ -10,7 +10,7 @@ import torch
 from ..data import sphere
 from ..influence.ntk import ihvp_decomposition
 from ..kernels import relu_two_layer_ntk
-from .common import ExerciseResult, _as_array
+from .common import ExerciseResult, check_cases
 
 
 def _ch8_inputs() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]]:
@@ -27,9 +27,27 @@ def _ch8_inputs() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.
     return cases
 
 
-def _close(a: np.ndarray, b: torch.Tensor) -> bool:
-    e = b.numpy()
-    return a.shape == e.shape and bool(np.allclose(a, e, rtol=1e-7, atol=1e-12))
+def _kernel_loo_mistakes(K, K_test, y, y_test, ridge) -> dict[str, torch.Tensor]:
+    n = K.shape[0]
+    parts = ihvp_decomposition(K, K_test, y, y_test, ridge)
+    G = torch.linalg.inv(K + ridge * torch.eye(n, dtype=K.dtype))
+    change = (K_test @ G) * ((G @ y) / G.diagonal())[None, :]    # f(x_t) − f⁽⁻ⁱ⁾(x_t)
+    return {
+        "the sign is reversed: the book's convention is ℓ_t(without i) − ℓ_t(with i), "
+        "positive when point i helps": -_refits(K, K_test, y, y_test, ridge),
+        "this is the first-order (implicit-Hessian) estimate: the residual of point i must be "
+        "its leave-one-out residual, not its training residual": parts.ihvp,
+        "the first-order term alone: the test loss is quadratic in the prediction, so the "
+        "square of the prediction's change belongs too": parts.first_order,
+        "this is the change of the prediction, not of the test loss": change,
+        "this is the change of the prediction (with i minus without), not of the test loss":
+            -change,
+    }
+
+
+def _relative_error(a: np.ndarray, e: np.ndarray) -> str:
+    rel = float(np.linalg.norm(a - e) / np.linalg.norm(e))
+    return f"relative error {rel:.2g} against refitting without each point"
 
 
 def ch8_kernel_loo(answer_fn: Callable) -> ExerciseResult:
@@ -40,54 +58,9 @@ def ch8_kernel_loo(answer_fn: Callable) -> ExerciseResult:
     without refitting. It is compared with n refits on several problems. The message says right
     or wrong and, for the usual mistakes, which one it is; it never shows the expected values.
     """
-    name = "kernel_loo"
-    if not callable(answer_fn):
-        return ExerciseResult(False,
-                              f"{name}: expected a function, got {type(answer_fn).__name__}.")
-    inputs = _ch8_inputs()
-    for k, (K, K_test, y, y_test, ridge) in enumerate(inputs):
-        try:
-            got = answer_fn(K.clone(), K_test.clone(), y.clone(), y_test.clone(), ridge)
-        except Exception as err:  # the reader's code: report, don't crash the chapter
-            return ExerciseResult(False, f"{name}: raised {type(err).__name__}: {err} "
-                                         f"on test problem {k}.")
-        try:
-            a = _as_array(got, name)
-        except TypeError as err:
-            return ExerciseResult(False, f"{name} on test problem {k}: {err}.")
-        n_test, n = K_test.shape
-        if a.shape != (n_test, n):
-            hint = " (transposed?)" if a.shape == (n, n_test) else ""
-            return ExerciseResult(False, f"{name} on test problem {k}: expected an array of "
-                                         f"shape (n_test, n) = {(n_test, n)}, got {a.shape}{hint}.")
-        if not np.isfinite(a).all():
-            return ExerciseResult(False, f"{name} on test problem {k}: contains NaN or "
-                                         "infinite entries.")
-        reference = _refits(K, K_test, y, y_test, ridge)
-        if _close(a, reference):
-            continue
-        parts = ihvp_decomposition(K, K_test, y, y_test, ridge)
-        alpha = torch.linalg.solve(K + ridge * torch.eye(n, dtype=K.dtype), y)
-        G = torch.linalg.inv(K + ridge * torch.eye(n, dtype=K.dtype))
-        change = (K_test @ G) * (alpha / G.diagonal())[None, :]    # f(x_t) − f⁽⁻ⁱ⁾(x_t)
-        known = [
-            (-reference, "the sign is reversed: the book's convention is ℓ_t(without i) − "
-                         "ℓ_t(with i), positive when point i helps"),
-            (parts.ihvp, "this is the first-order (implicit-Hessian) estimate: the residual of "
-                         "point i must be its leave-one-out residual, not its training residual"),
-            (parts.first_order, "the first-order term alone: the test loss is quadratic in the "
-                                "prediction, so the square of the prediction's change belongs too"),
-            (change, "this is the change of the prediction, not of the test loss"),
-            (-change, "this is the change of the prediction (with i minus without), not of the "
-                      "test loss"),
-        ]
-        for value, label in known:
-            if _close(a, value):
-                return ExerciseResult(False, f"{name} on test problem {k}: wrong — {label}.")
-        rel = float(np.linalg.norm(a - reference.numpy()) / np.linalg.norm(reference.numpy()))
-        return ExerciseResult(False, f"{name} on test problem {k}: wrong (relative error "
-                                     f"{rel:.2g} against refitting without each point).")
-    return ExerciseResult(True, f"{name}: correct on all {len(inputs)} test problems.")
+    return check_cases(answer_fn, _ch8_inputs(), _refits, mistakes=_kernel_loo_mistakes,
+                       rtol=1e-7, atol=1e-12, name="kernel_loo", unit="test problem",
+                       describe=_relative_error)
 
 
 def _refits(K: torch.Tensor, K_test: torch.Tensor, y: torch.Tensor, y_test: torch.Tensor,

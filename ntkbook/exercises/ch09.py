@@ -10,7 +10,7 @@ import torch
 from ..data import sphere
 from ..influence.ntk import ntk_ihvp_influence, ntk_loo_influence
 from ..kernels import relu_two_layer_ntk
-from .common import ExerciseResult, _as_array
+from .common import ExerciseResult, check_cases
 
 
 def _ch9_inputs() -> list[tuple[torch.Tensor, torch.Tensor, float]]:
@@ -29,8 +29,40 @@ def _ch9_inputs() -> list[tuple[torch.Tensor, torch.Tensor, float]]:
     return cases
 
 
-def _close(a: np.ndarray, e: np.ndarray) -> bool:
-    return a.shape == e.shape and np.allclose(a, e, rtol=1e-6, atol=1e-12)
+def _self_influence(K, y, ridge) -> torch.Tensor:
+    return ntk_loo_influence(K, K, y, y, ridge).diagonal()
+
+
+def _self_influence_mistakes(K, y, ridge) -> dict[str, torch.Tensor]:
+    n = K.shape[0]
+    exact = _self_influence(K, y, ridge)
+    G = torch.linalg.inv(K + ridge * torch.eye(n, dtype=K.dtype))
+    in_sample = -ridge * (G @ y)                    # f(x_i) − y_i
+    shrunk = in_sample * ridge * G.diagonal()       # multiplied by λG_ii, not divided
+    return {
+        "this is the whole leave-one-out influence matrix; return its diagonal, one value per "
+        "training point": ntk_loo_influence(K, K, y, y, ridge),
+        "this is Koh & Liang's first-order estimate a_ii (f(x_i) − y_i)²: it uses the "
+        "in-sample residual where the leave-one-out residual f⁽⁻ⁱ⁾(x_i) − y_i belongs":
+            ntk_ihvp_influence(K, K, y, y, ridge).diagonal(),
+        "this is the self-influence with the opposite sign: the book's convention is "
+        "loss without i minus loss with i": -exact,
+        "this is the leave-one-out loss ½(f⁽⁻ⁱ⁾(x_i) − y_i)² alone: subtract the in-sample "
+        "loss": exact + 0.5 * in_sample**2,
+        "this is twice the self-influence: the losses are ½(f − y)²": 2 * exact,
+        "this is half the self-influence: the losses are ½(f − y)², not ¼(f − y)²": 0.5 * exact,
+        "this is built on the in-sample residual multiplied by λ[(K + λI)⁻¹]_ii: the "
+        "leave-one-out residual is the in-sample residual divided by it":
+            0.5 * (shrunk**2 - in_sample**2),
+    }
+
+
+def _values_off(a: np.ndarray, e: np.ndarray) -> str:
+    bad = ~np.isclose(a, e, rtol=1e-6, atol=1e-12)
+    rel = np.linalg.norm(a - e) / max(np.linalg.norm(e), 1e-300)
+    same_sign = np.mean(np.sign(a) == np.sign(e))
+    return (f"{int(bad.sum())} of {e.size} values are off (relative error {rel:.3g}; the sign "
+            f"agrees on {same_sign:.0%} of them)")
 
 
 def ch9_self_influence(answer_fn: Callable) -> ExerciseResult:
@@ -49,63 +81,6 @@ def ch9_self_influence(answer_fn: Callable) -> ExerciseResult:
         answer_fn: a function ``(K, y, ridge)`` of an (n, n) float64 kernel, (n,) targets and
             λ > 0, returning the (n,) self-influences.
     """
-    name = "self_influence"
-    if not callable(answer_fn):
-        return ExerciseResult(False,
-                              f"{name}: expected a function, got {type(answer_fn).__name__}.")
-    cases = _ch9_inputs()
-    for k, (K, y, ridge) in enumerate(cases):
-        try:
-            got = answer_fn(K.clone(), y.clone(), ridge)
-        except Exception as err:  # the reader's code: report, don't crash the chapter
-            return ExerciseResult(False, f"{name}: raised {type(err).__name__}: {err} "
-                                         f"on test input {k}.")
-        try:
-            a = _as_array(got, name)
-        except TypeError as err:
-            return ExerciseResult(False, f"{name}: {err}")
-        n = K.shape[0]
-        exact = ntk_loo_influence(K, K, y, y, ridge).diagonal()
-        if a.shape == (n, n):
-            full = ntk_loo_influence(K, K, y, y, ridge).numpy()
-            hint = (" — it is the whole leave-one-out influence matrix; return its diagonal"
-                    if _close(a, full) else "")
-            return ExerciseResult(False, f"{name} on test input {k}: expected one value per "
-                                         f"training point, shape ({n},), got {a.shape}{hint}.")
-        if a.shape != (n,):
-            return ExerciseResult(False, f"{name} on test input {k}: expected shape ({n},), "
-                                         f"got {a.shape}.")
-        if not np.isfinite(a).all():
-            return ExerciseResult(False, f"{name} on test input {k}: contains NaN or infinite "
-                                         "entries.")
-        e = exact.numpy()
-        if _close(a, e):
-            continue
-        G = torch.linalg.inv(K + ridge * torch.eye(n, dtype=K.dtype))
-        alpha = G @ y
-        in_sample = -ridge * alpha                    # f(x_i) − y_i
-        shrunk = in_sample * ridge * G.diagonal()     # multiplied by λG_ii, not divided
-        known = {
-            "Koh & Liang's first-order estimate a_ii (f(x_i) − y_i)²: it uses the in-sample "
-            "residual where the leave-one-out residual f⁽⁻ⁱ⁾(x_i) − y_i belongs":
-                ntk_ihvp_influence(K, K, y, y, ridge).diagonal(),
-            "the self-influence with the opposite sign: the book's convention is "
-            "loss without i minus loss with i": -exact,
-            "the leave-one-out loss ½(f⁽⁻ⁱ⁾(x_i) − y_i)² alone: subtract the in-sample loss":
-                exact + 0.5 * in_sample**2,
-            "twice the self-influence: the losses are ½(f − y)²": 2 * exact,
-            "half the self-influence: the losses are ½(f − y)², not ¼(f − y)²": 0.5 * exact,
-            "built on the in-sample residual multiplied by λ[(K + λI)⁻¹]_ii: the leave-one-out "
-            "residual is the in-sample residual divided by it":
-                0.5 * (shrunk**2 - in_sample**2),
-        }
-        for label, value in known.items():
-            if _close(a, _as_array(value, "expected")):
-                return ExerciseResult(False, f"{name} on test input {k}: this is {label}.")
-        bad = ~np.isclose(a, e, rtol=1e-6, atol=1e-12)
-        rel = np.linalg.norm(a - e) / max(np.linalg.norm(e), 1e-300)
-        same_sign = np.mean(np.sign(a) == np.sign(e))
-        return ExerciseResult(False, f"{name} on test input {k}: {int(bad.sum())} of {n} values "
-                                     f"are off (relative error {rel:.3g}; the sign agrees on "
-                                     f"{same_sign:.0%} of them).")
-    return ExerciseResult(True, f"{name}: correct on all {len(cases)} test inputs.")
+    return check_cases(answer_fn, _ch9_inputs(), _self_influence,
+                       mistakes=_self_influence_mistakes, rtol=1e-6, atol=1e-12,
+                       name="self_influence", describe=_values_off)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .common import ExerciseResult, _as_array
+from .common import ExerciseResult, check_cases
 
 
 def _ch10_inputs() -> list[tuple[np.ndarray, np.ndarray, int]]:
@@ -31,15 +31,15 @@ def _known_mistakes(estimate: np.ndarray, truth: np.ndarray, k: int) -> dict[str
     by_estimate = np.argsort(-np.abs(estimate), kind="stable")[:k]
     top = np.argsort(-np.abs(truth), kind="stable")[:k]
     return {
-        "the k largest *signed* influences: the most influential points are the largest in "
+        "this is the k largest *signed* influences: the most influential points are the largest in "
         "magnitude, |I|, helpful or harmful": float(
             stats.spearmanr(estimate[by_signed], truth[by_signed])[0]),
-        "the k points with the largest |estimate|: select by the retrained truth, which the "
-        "estimate is being judged against": float(
+        "this is the k points with the largest |estimate|: select by the retrained truth, "
+        "which the estimate is being judged against": float(
             stats.spearmanr(estimate[by_estimate], truth[by_estimate])[0]),
-        "Pearson's correlation: Spearman's is Pearson's of the ranks": float(
+        "this is Pearson's correlation: Spearman's is Pearson's of the ranks": float(
             stats.pearsonr(estimate[top], truth[top])[0]),
-        "the correlation over all points: keep only the k most influential": float(
+        "this is the correlation over all points: keep only the k most influential": float(
             stats.spearmanr(estimate, truth)[0]),
     }
 
@@ -57,41 +57,16 @@ def ch10_top_k_spearman(answer_fn: Callable) -> ExerciseResult:
     Args:
         answer_fn: the reader's function.
     """
+    return check_cases(answer_fn, _ch10_inputs(), _top_k_spearman, mistakes=_mistakes,
+                       rtol=1e-8, atol=1e-8, name="top_k_spearman")
+
+
+def _top_k_spearman(estimate: np.ndarray, truth: np.ndarray, k: int) -> float:
     from ..influence.fragility import agreement
 
-    name = "top_k_spearman"
-    if not callable(answer_fn):
-        return ExerciseResult(False,
-                              f"{name}: expected a function, got {type(answer_fn).__name__}.")
-    cases = _ch10_inputs()
-    for index, (estimate, truth, k) in enumerate(cases):
-        try:
-            got = answer_fn(estimate.copy(), truth.copy(), k)
-        except Exception as err:  # the reader's code: report, don't crash the chapter
-            return ExerciseResult(False, f"{name}: raised {type(err).__name__}: {err} "
-                                         f"on test input {index}.")
-        try:
-            value = _as_array(got, "answer")
-        except TypeError as err:
-            return ExerciseResult(False, f"{name}: {err} (test input {index}).")
-        if value.size != 1:
-            return ExerciseResult(False, f"{name}: expected a single number on test input "
-                                         f"{index}, got shape {value.shape}.")
-        value = float(value.reshape(()))
-        if not np.isfinite(value):
-            return ExerciseResult(False, f"{name}: returned {value} on test input {index}.")
-        expected = agreement(estimate, truth, top=k, by="truth").mean_spearman
-        if abs(value - expected) <= 1e-8:
-            continue
-        for label, wrong in _known_mistakes(estimate, truth, k).items():
-            if abs(value - wrong) <= 1e-8:
-                return ExerciseResult(False, f"{name} on test input {index}: not correct — "
-                                             f"this is {label}.")
-        if abs(value + expected) <= 1e-8:
-            return ExerciseResult(False, f"{name} on test input {index}: not correct — the "
-                                         "sign is flipped.")
-        return ExerciseResult(False, f"{name} on test input {index} (n = {truth.size}, "
-                                     f"k = {k}): not correct, and not one of the known "
-                                     "mistakes. Check which k points you keep and how you "
-                                     "rank them.")
-    return ExerciseResult(True, f"{name}: correct on all {len(cases)} test inputs.")
+    return agreement(estimate, truth, top=k, by="truth").mean_spearman
+
+
+def _mistakes(estimate: np.ndarray, truth: np.ndarray, k: int) -> dict[str, float]:
+    return {**_known_mistakes(estimate, truth, k),
+            "the sign is flipped": -_top_k_spearman(estimate, truth, k)}

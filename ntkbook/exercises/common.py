@@ -13,7 +13,7 @@ precision: an answer computed in float32 is judged at float32 precision.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,3 +226,86 @@ def with_mistake(result: ExerciseResult, label: str | None) -> ExerciseResult:
     if result.correct or label is None:
         return result
     return ExerciseResult(False, f"{result.message} Known mistake: {label}.")
+
+
+def _copied(argument):
+    if isinstance(argument, torch.Tensor):
+        return argument.clone()
+    if isinstance(argument, np.ndarray):
+        return argument.copy()
+    return argument
+
+
+def check_cases(answer_fn: Callable, cases: Sequence[tuple], reference: Callable, *,
+                mistakes: Callable[..., dict[str, object]] | None = None, rtol: float = 1e-6,
+                atol: float = 1e-10, name: str = "function", unit: str = "test input",
+                describe: Callable[[np.ndarray, np.ndarray], str] | None = None,
+                ) -> ExerciseResult:
+    """Run a reader's function on every case and compare it with the reference; name mistakes.
+
+    For each ``case`` (a tuple of arguments) the reader's ``answer_fn(*case)`` gets copies of
+    the arguments, so it cannot change them, and its result is compared with
+    ``reference(*case)`` entrywise at the answer's precision (:func:`check_array`'s
+    tolerances). A wrong result is compared with each value of ``mistakes(*case)`` — a dict
+    from a label to what that mistake returns, computed only when needed, of any shape — and
+    the first it matches is named. Otherwise the message gives the number of wrong entries
+    and, for an array, the relative error ``describe(answer, expected)`` or ‖a − e‖/‖e‖; it
+    never shows the reference unless :func:`answers_revealed`. A function that raises, returns
+    nothing or returns text gets a message saying so.
+
+    Args:
+        answer_fn: the reader's function.
+        cases: tuples of arguments, one per test input.
+        reference: the right answer, as a function of the same arguments.
+        mistakes: known mistakes, as a function of the same arguments (optional).
+        rtol, atol: tolerances for a float64 answer (coarser dtypes get theirs).
+        name: the name of the reader's function in the messages.
+        unit: what a case is called in the messages ("test input", "test problem").
+        describe: the message for a wrong answer that is no known mistake (optional).
+    """
+    if not callable(answer_fn):
+        kind = _kind(answer_fn) if answer_fn is None else type(answer_fn).__name__
+        return ExerciseResult(False, f"{name}: expected a function, got {kind}.")
+    for k, case in enumerate(cases):
+        where = f"{name} on {unit} {k}"
+        try:
+            got = answer_fn(*[_copied(a) for a in case])
+        except Exception as err:  # the reader's code: report, don't crash the chapter
+            return ExerciseResult(False, f"{name}: raised {_raised(err)} on {unit} {k}.")
+        returned = returned_problem(got, where)
+        if returned is not None:
+            return returned
+        a, problem = _answer(got, where)
+        if a is None:
+            return ExerciseResult(False, problem)
+        e = _as_array(reference(*case), "expected")
+        r, t = _tolerances(got, e, rtol, atol)
+        if a.shape == e.shape and np.isfinite(a).all() and np.allclose(a, e, rtol=r, atol=t):
+            continue
+        if np.isfinite(a).all():
+            for label, value in (mistakes(*case) if mistakes is not None else {}).items():
+                v = _as_array(value, "expected")
+                if v.shape == a.shape and np.allclose(a, v, rtol=r, atol=t):
+                    return ExerciseResult(False, f"{where}: wrong — {label}.")
+        if a.shape != e.shape:
+            if a.T.shape == e.shape and np.allclose(a.T, e, rtol=r, atol=t):
+                return ExerciseResult(False, f"{where}: the values are right but transposed.")
+            expected = "a single number" if e.size == 1 else f"shape {e.shape}"
+            return ExerciseResult(False, f"{where}: expected {expected}, got shape {a.shape}.")
+        if not np.isfinite(a).all():
+            if a.size == 1:
+                return ExerciseResult(False, f"{where}: got {float(a.reshape(()))}, not a "
+                                             "finite number.")
+            return ExerciseResult(False, f"{where}: contains NaN or infinite entries.")
+        if describe is not None:
+            detail = describe(a, e)
+        elif e.size == 1:
+            # no distance for a single number: it would give the value away
+            detail = "not within the tolerance, and not one of the known mistakes"
+        else:
+            bad = ~np.isclose(a, e, rtol=r, atol=t)
+            rel = float(np.linalg.norm(a - e) / max(float(np.linalg.norm(e)), 1e-300))
+            detail = f"{int(bad.sum())} of {a.size} entries are off (relative error {rel:.2g})"
+        shown = _revealed("Expected " + np.array2string(e, precision=6, threshold=20))
+        return ExerciseResult(False, f"{where}: wrong, {detail}.{shown}")
+    return ExerciseResult(True, f"{name}: correct on all {len(cases)} {unit}s.")
