@@ -65,14 +65,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from jax.experimental import disable_x64  # noqa: E402
 from neural_tangents import stax  # noqa: E402
+from validation_cost import validation_cost  # noqa: E402  (benchmarks/validation_cost.py)
 
 import ntkbook  # noqa: E402
 from ntkbook import MLP, empirical_ntk, gradient_flow_prediction, kernel_ridge  # noqa: E402
-from ntkbook._checks import (  # noqa: E402
-    kernel_pair_shapes,
-    symmetric_finite,
-    symmetric_finite_copy,
-)
 from ntkbook.kernels import analytic_kernels, c_sigma_for  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -267,47 +263,6 @@ def copy_bandwidth(dtype: torch.dtype, elements: int) -> float:
     return 2 * x.numel() * x.element_size() / (time.perf_counter() - start)
 
 
-def validation_cost(n: int) -> list[tuple[str, float, float]]:
-    """Seconds the checks add and seconds of the call they guard, interleaved, medians.
-
-    kernel_ridge checks K_train while copying it for the factorization (a copy it needs
-    anyway): its cost is that checked copy minus a plain copy. gradient_flow_prediction runs
-    the two-pass check before eigh. The shape checks and the final finiteness test of the
-    (n_test,) predictions are included in both.
-    """
-    X = ntkbook.data.sphere(n + 500, D, seed=3)
-    K = ntkbook.analytic_ntk(X[:n], depth=DEPTH)
-    K_test = ntkbook.analytic_ntk(X[n:], X[:n], depth=DEPTH)
-    y = X[:n, 0].clone()
-    out = K_test @ y
-
-    def small() -> None:
-        kernel_pair_shapes(K, K_test)
-        torch.isfinite(out).all()
-
-    cases = (
-        ("kernel_ridge", lambda: (small(), symmetric_finite_copy(K, "K_train")),
-         lambda: K.clone(), lambda: kernel_ridge(K, K_test, y, 1e-3)),
-        ("gradient_flow_prediction", lambda: (small(), symmetric_finite(K, "K_train")),
-         lambda: None, lambda: gradient_flow_prediction(K, K_test, y, 1.0)),
-    )
-    rows = []
-    for label, check, baseline, guarded in cases:
-        extra, call_t = [], []
-        for _ in range(ARGS.rounds):
-            start = time.perf_counter()
-            check()
-            middle = time.perf_counter()
-            baseline()
-            end = time.perf_counter()
-            extra.append((middle - start) - (end - middle))
-            start = time.perf_counter()
-            guarded()
-            call_t.append(time.perf_counter() - start)
-        rows.append((label, statistics.median(extra), statistics.median(call_t)))
-    return rows
-
-
 def main() -> None:
     load_before = os.getloadavg()
     workloads = [
@@ -396,9 +351,9 @@ def main() -> None:
     print(f"  per entry and layer: {t_relu / (n * (n + 1) / 2) / DEPTH * 1e9:.1f} ns "
           "(upper triangle only)")
     print()
-    for label, check, call in validation_cost(2000):
-        print(f"validation of {label}, n = 2000: {check * 1e3:.2f} ms of {call * 1e3:.1f} ms "
-              f"({check / call:.1%})")
+    for label, check, q1, q3, call in validation_cost(2000, 4 * ARGS.rounds + 1):
+        print(f"validation of {label}, n = 2000: {check * 1e3:.2f} ms [quartiles {q1 * 1e3:.2f}–"
+              f"{q3 * 1e3:.2f}] of {call * 1e3:.1f} ms ({check / call:.1%})")
     print()
     print("float32 vs float64 gap of the structured MLP kernel:")
     print("  " + float32_gap(1024, 256, 0))

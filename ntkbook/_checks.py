@@ -295,9 +295,13 @@ def symmetric_finite(K: torch.Tensor, name: str) -> None:
 def symmetric_finite_copy(K: torch.Tensor, name: str) -> torch.Tensor:
     """A copy of a square ``K``, checked as :func:`symmetric_finite` checks it, in one pass.
 
-    For solvers that copy K anyway (a factorization in place): the probes K G and Gᵀ K are
-    accumulated block of rows by block of rows while each block is in cache for the copy, so
-    the check adds arithmetic on cached data instead of two more reads of K.
+    For solvers that copy K anyway (a factorization in place). The rows are copied block by
+    block, and while a block is in cache it feeds two half-size probes: with the blocks of rows
+    B_1, B_2, …, row i of the first is Σ_j K_ij g_j over the columns j of the blocks up to and
+    including i's own, row i of the second is Σ_j K_ji g_j over the same j. For a symmetric K
+    they agree up to rounding. Every pair (i, j) is in the index set of the later of the two
+    rows, so an asymmetry or a non-finite entry reaches the probes exactly as in
+    :func:`symmetric_finite`, for half its arithmetic and no read of K beyond the copy.
     """
     n = K.shape[0]
     G = _probes(K)
@@ -306,9 +310,21 @@ def symmetric_finite_copy(K: torch.Tensor, name: str) -> torch.Tensor:
     left = torch.zeros(_PROBES, n, dtype=K.dtype, device=K.device)
     rows = n if K.device.type != "cpu" else max(1, _COPY_BLOCK_BYTES // (n * K.element_size()))
     for r0 in range(0, n, rows):
-        block = A[r0:r0 + rows]
-        block.copy_(K[r0:r0 + rows])
-        torch.mm(block, G, out=right[r0:r0 + rows])
-        left.addmm_(G[r0:r0 + rows].T, block)
+        r1 = min(n, r0 + rows)
+        block = A[r0:r1]
+        block.copy_(K[r0:r1])
+        g = G[r0:r1]
+        # Columns left of the diagonal block: rows of the lower triangle.
+        if r0:
+            torch.mm(block[:, :r0], G[:r0], out=right[r0:r1])
+        else:
+            right[r0:r1].zero_()
+        # The diagonal block enters both probes.
+        diagonal = block[:, r0:r1]
+        right[r0:r1].addmm_(diagonal, g)
+        left[:, r0:r1].addmm_(g.T, diagonal)
+        # Columns right of it: the same entries seen from the upper triangle, for later rows.
+        if r1 < n:
+            left[:, r1:].addmm_(g.T, block[:, r1:])
     _probe_verdict(K, name, right, left.T)
     return A

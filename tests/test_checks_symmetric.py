@@ -25,6 +25,15 @@ def positions(n: int, count: int, seed: int) -> list[tuple[int, int]]:
 CHECKS = [symmetric_finite, symmetric_finite_copy]
 
 
+@pytest.fixture(params=["default blocks", "blocks of 7 rows"], autouse=True)
+def copy_blocks(request, monkeypatch) -> None:
+    """The checked copy splits K into blocks of rows; run every test also with many small blocks
+    (the last one shorter), so that pairs within a block, across blocks and at block boundaries
+    all occur."""
+    if request.param == "blocks of 7 rows":
+        monkeypatch.setattr(ntkbook._checks, "_COPY_BLOCK_BYTES", 7 * 8 * 400)
+
+
 @pytest.mark.parametrize("check", CHECKS)
 def test_symmetric_kernels_pass(check) -> None:
     for dtype in (torch.float64, torch.float32):
@@ -46,7 +55,8 @@ def test_one_asymmetric_entry_is_found_wherever_it_is(dtype: torch.dtype, check)
     (see the docstring); 40 random positions, every one must be reported."""
     K = kernel(400, dtype=dtype)
     delta = (1e-6 if dtype == torch.float64 else 1e-2) * float(K.diagonal().max())
-    for i, j in positions(400, 40, seed=1):
+    edges = [(0, 1), (1, 0), (6, 7), (7, 6), (399, 0), (0, 399), (398, 399), (399, 398)]
+    for i, j in [*positions(400, 40, seed=1), *edges]:
         bad = K.clone()
         bad[i, j] += delta
         with pytest.raises(ValueError, match="K must be symmetric"):
@@ -56,8 +66,8 @@ def test_one_asymmetric_entry_is_found_wherever_it_is(dtype: torch.dtype, check)
 @pytest.mark.parametrize("check", CHECKS)
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
 def test_a_non_finite_entry_is_found_wherever_it_is(value: float, check) -> None:
-    K = kernel(200)
-    for i, j in [*positions(200, 10, seed=2), (5, 5), (0, 199), (199, 0)]:
+    K = kernel(400)
+    for i, j in [*positions(400, 10, seed=2), (5, 5), (0, 399), (399, 0), (6, 7), (7, 6)]:
         bad = K.clone()
         bad[i, j] = value
         with pytest.raises(ValueError, match="K contains NaN or infinite"):
