@@ -106,15 +106,41 @@ _EXERCISES = [
 ]
 
 
+_TINY_CONFIG = """\
+title: "Tiny book"
+repository:
+  url: https://example.org/book
+  branch: main
+
+launch_buttons:
+  notebook_interface: classic
+  colab_url: "https://colab.research.google.com"
+
+html:
+  use_download_button: true
+  use_repository_button: true
+"""
+
+
 def _tiny_book(root: Path) -> Path:
     (root / "book").mkdir(parents=True)
     cells = [{**cell, "id": f"cell-{k}"} for k, cell in enumerate(_EXERCISES)]
     nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3",
           "display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
     (root / "book" / "ch01_tiny.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-    (root / "_toc.yml").write_text("format: jb-book\nroot: book/index\n", encoding="utf-8")
-    (root / "_config.yml").write_text("title: t\nrepository:\n  url: https://example.org/book\n"
-                                      "  branch: main\n", encoding="utf-8")
+    (root / "book" / "index.md").write_text(
+        "# Tiny book\n\nSolutions are folded into dropdowns.\n\n## Notation\n\n"
+        "| symbol | meaning |\n|---|---|\n| $m$ | width |\n\n## Using the book in a course\n\n"
+        "Clone https://example.org/book.\n", encoding="utf-8")
+    (root / "book" / "instructors.md").write_text("# For instructors\n\nRubric: step 1.\n",
+                                                  encoding="utf-8")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nparts:\n  - caption: \"One\"\n    chapters:\n"
+        "      - file: book/ch01_tiny\n  - caption: \"Teaching\"\n    chapters:\n"
+        "      - file: book/instructors\n", encoding="utf-8")
+    (root / "_config.yml").write_text(_TINY_CONFIG, encoding="utf-8")
+    (root / "pyproject.toml").write_text('[project]\nname = "ntkbook"\nversion = "0.1.0"\n\n'
+                                         '[tool.other]\nversion = "9.9.9"\n', encoding="utf-8")
     return root
 
 
@@ -242,3 +268,91 @@ def test_every_checked_exercise_of_the_book_gets_a_stub_and_a_valid_check(tmp_pa
     handed_out = {n for path in written for n in re.findall(
         r"ntkbook\.exercises\.(ch\d+_\w+)\(", path.read_text(encoding="utf-8"))}
     assert {n for n in exercises.__all__ if re.match(r"ch\d+_", n)} <= handed_out
+
+
+def _edition_text(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): p.read_text(encoding="utf-8") for p in out.rglob("*")
+            if p.is_file() and p.suffix in (".md", ".yml", ".ipynb", ".txt", ".toml")}
+
+
+def test_repository_and_branch_reach_every_page_and_the_install_line(tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    out = tmp_path / "out"
+    (path,) = student_edition.write_edition(out, root=root,
+                                            repository="https://github.com/uni/course/",
+                                            branch="spring")
+    texts = _edition_text(out)
+    leaks = [name for name, text in texts.items() if "example.org/book" in text]
+    assert not leaks, f"the book's own repository is named in {leaks}"
+    config = texts["_config.yml"]
+    assert "url: https://github.com/uni/course\n" in config and "branch: spring" in config
+    assert "launch_buttons:" in config and "use_repository_button: true" in config
+    assert 'title: "Tiny book (student edition)"' in config
+    colab = "https://colab.research.google.com/github/uni/course/blob/spring/book/ch01_tiny.ipynb"
+    install = "ntkbook @ git+https://github.com/uni/course@v0.1.0"
+    for page in ("book/index.md", "README.md"):
+        text = texts[page]
+        assert colab in text and install in text, page
+        assert "git clone --branch spring https://github.com/uni/course && cd course" in text
+        assert "python -m pytest" in text and "student edition" in text, page
+        assert "dropdown" not in text, page
+    assert "{doc}`ch01_tiny`" in texts["book/index.md"]
+    assert "## Notation" in texts["book/index.md"] and "| $m$ | width |" in texts["book/index.md"]
+    assert f'%pip install -q \\"{install}\\"' in texts["book/ch01_tiny.ipynb"]
+    assert texts["requirements.txt"].splitlines()[-1] == install
+    # the instructors' page (rubrics) is not part of the edition, nor of its table of contents
+    assert "book/instructors.md" not in texts and "instructors" not in texts["_toc.yml"]
+    assert "Teaching" not in texts["_toc.yml"] and "book/ch01_tiny" in texts["_toc.yml"]
+
+
+def test_without_a_repository_nothing_points_to_the_edition_with_solutions(
+        tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    out = tmp_path / "out"
+    student_edition.write_edition(out, root=root)
+    texts = _edition_text(out)
+    config = texts["_config.yml"]
+    assert "repository:" not in config and "launch_buttons:" not in config
+    assert "use_repository_button: false" in config and "example.org" not in config
+    assert "colab.research.google.com/github" not in texts["book/index.md"] + texts["README.md"]
+    # the package still installs as a released version: the book's repository at its tag
+    assert '\\"ntkbook @ git+https://example.org/book@v0.1.0\\"' in texts["book/ch01_tiny.ipynb"]
+
+
+def test_install_is_a_tag_unless_overridden_and_bad_settings_are_refused(tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    assert student_edition.package_version(root) == "0.1.0"
+    assert student_edition.default_install("https://x.org/r.git", "0.1.0") == \
+        "ntkbook @ git+https://x.org/r.git@v0.1.0"
+    (path,) = student_edition.write_edition(tmp_path / "out", root=root,
+                                            repository="https://x.org/r", install="ntkbook==0.1.0")
+    assert '\\"ntkbook==0.1.0\\"' in path.read_text(encoding="utf-8")
+    for kwargs, match in ((dict(branch="b"), "branch needs a repository"),
+                          (dict(repository="github.com/uni/course"), "repository must be"),
+                          (dict(repository="https://x.org/r", branch="a b"), "branch must be"),
+                          (dict(install="ntkbook; rm -rf ~"), "requirement must be")):
+        with pytest.raises(ValueError, match=match):
+            student_edition.write_edition(tmp_path / "bad", root=root, **kwargs)
+    assert not (tmp_path / "bad").exists(), "a refused edition was written"
+    with pytest.raises(ValueError, match="version must be"):
+        student_edition.default_install("https://x.org/r", "main")
+    (root / "pyproject.toml").unlink()
+    with pytest.raises(ValueError, match="pyproject.toml"):
+        student_edition.write_edition(tmp_path / "out", root=root)
+
+
+def test_the_book_edition_pins_the_package_release(tmp_path: Path) -> None:
+    import ntkbook
+
+    assert student_edition.package_version(ROOT) == ntkbook.__version__
+    out = tmp_path / "edition"
+    written = student_edition.write_edition(out, repository="https://github.com/uni/course")
+    pinned = f'%pip install -q \\"ntkbook @ git+https://github.com/uni/course@v{ntkbook.__version__}\\"'
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert pinned in text, path.name
+        assert f'\\"{student_edition.INSTALL}\\"' not in text, path.name
+    # the edition installs as the package it pins (pyproject and sources shipped with it)
+    assert (out / "pyproject.toml").read_text() == (ROOT / "pyproject.toml").read_text()
+    assert (out / "ntkbook" / "exercises").is_dir() and not list(out.rglob("__pycache__"))
+    assert not (out / "book" / "instructors.md").exists()
