@@ -356,3 +356,30 @@ def test_the_book_edition_pins_the_package_release(tmp_path: Path) -> None:
     assert (out / "pyproject.toml").read_text() == (ROOT / "pyproject.toml").read_text()
     assert (out / "ntkbook" / "exercises").is_dir() and not list(out.rglob("__pycache__"))
     assert not (out / "book" / "instructors.md").exists()
+
+
+def test_the_default_install_line_installs_the_release_from_the_published_tag(
+        tmp_path: Path) -> None:
+    if shutil.which("git") is None or importlib.util.find_spec("setuptools") is None:
+        pytest.skip("needs git and setuptools (pip install -r requirements.txt)")
+    import ntkbook
+
+    repo = tmp_path / "course"
+    (path, *_) = student_edition.write_edition(repo, repository=repo.as_uri(), branch="spring")
+    requirement = f"ntkbook @ git+{repo.as_uri()}@v{ntkbook.__version__}"
+    assert f'\\"{requirement}\\"' in path.read_text(encoding="utf-8")
+    git = ["git", "-c", "user.name=instructor", "-c", "user.email=instructor@example.org"]
+    for args in (["init", "-q", "-b", "spring"], ["add", "-A"], ["commit", "-q", "-m", "edition"]):
+        subprocess.run(git + args, cwd=repo, check=True, capture_output=True)
+
+    def dry_run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps",
+                               "--no-build-isolation", "--no-index", requirement],
+                              capture_output=True, text=True, timeout=300)
+
+    untagged = dry_run()
+    assert untagged.returncode != 0, "installed from a tag that does not exist"
+    subprocess.run(git + ["tag", f"v{ntkbook.__version__}"], cwd=repo, check=True)
+    tagged = dry_run()
+    assert tagged.returncode == 0, tagged.stdout + tagged.stderr
+    assert f"Would install ntkbook-{ntkbook.__version__}" in tagged.stdout
