@@ -353,7 +353,11 @@ def test_the_book_edition_pins_the_package_release(tmp_path: Path) -> None:
         assert pinned in text, path.name
         assert f'\\"{student_edition.INSTALL}\\"' not in text, path.name
     # the edition installs as the package it pins (pyproject and sources shipped with it)
-    assert (out / "pyproject.toml").read_text() == (ROOT / "pyproject.toml").read_text()
+    import tomllib
+
+    book, edition = (tomllib.loads((d / "pyproject.toml").read_text()) for d in (ROOT, out))
+    assert edition["project"] == book["project"] and "pytest" not in edition["tool"]
+    assert edition["tool"]["setuptools"] == book["tool"]["setuptools"]
     assert (out / "ntkbook" / "exercises").is_dir() and not list(out.rglob("__pycache__"))
     assert not (out / "book" / "instructors.md").exists()
 
@@ -383,3 +387,67 @@ def test_the_default_install_line_installs_the_release_from_the_published_tag(
     tagged = dry_run()
     assert tagged.returncode == 0, tagged.stdout + tagged.stderr
     assert f"Would install ntkbook-{ntkbook.__version__}" in tagged.stdout
+
+
+def test_nbgrader_source_hides_an_assert_of_each_check(tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    (path,) = student_edition.write_edition(tmp_path / "out", root=root, nbgrader=True)
+    source = tmp_path / "out" / "nbgrader" / "source" / "ch01_tiny" / "ch01_tiny.ipynb"
+    edition, graded = _cells(path), _cells(source)
+    assert len(edition) == len(graded)
+    for plain, hidden in zip(edition, graded):
+        meta = plain["metadata"].get("ntkbook", {})
+        if meta.get("role") != "check":
+            assert plain == hidden
+            continue
+        assert plain["metadata"]["nbgrader"] == {
+            "grade": True, "solution": False, "locked": True, "points": 1,
+            "grade_id": f"check-{meta['exercise']}", "schema_version": 3, "task": False}
+        call = "".join(plain["source"]).rstrip().splitlines()[-1]
+        assert "assert" not in "".join(plain["source"])
+        assert "".join(hidden["source"]).endswith(
+            f"_check = {call}\n### BEGIN HIDDEN TESTS\nassert _check.correct, _check.message\n"
+            "### END HIDDEN TESTS\n_check\n")
+    others = [c["metadata"] for c in edition
+              if c["metadata"].get("ntkbook", {}).get("role") != "check"]
+    assert "nbgrader" not in json.dumps(others)
+    assert (tmp_path / "out" / "nbgrader" / "nbgrader_config.py").exists()
+
+
+def test_nbgrader_scores_the_edition_notebooks_per_exercise(tmp_path: Path) -> None:
+    pytest.importorskip("nbgrader", reason="nbgrader is optional (pip install nbgrader)")
+    from nbgrader.api import Gradebook
+
+    root = _tiny_book(tmp_path / "src")
+    (path,) = student_edition.write_edition(tmp_path / "out", root=root, nbgrader=True)
+    course = tmp_path / "out" / "nbgrader"
+    answers = {"ada": {"ex-t-1": "answer = (2 / 400) ** 0.5 * 3.0",
+                       "ex-t-2": "def linear_model_ntk(A, B):\n    return A @ B.T"},
+               "bob": {"ex-t-1": "answer = 2 / 400 * 9.0",
+                       "ex-t-2": "def linear_model_ntk(A, B):\n    return B @ A.T"}}
+    for student, filled in answers.items():  # the students hand in the edition's notebook
+        target = course / "submitted" / student / "ch01_tiny" / path.name
+        target.parent.mkdir(parents=True)
+        shutil.copy(path, target)
+        _fill(target, filled)
+    # bob also edits a check cell to pass: nbgrader restores the locked cell before grading
+    bob = course / "submitted" / "bob" / "ch01_tiny" / path.name
+    nb = json.loads(bob.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "check-ex-t-3a":
+            cell["source"] = ("from ntkbook.exercises import ExerciseResult\n"
+                              "ExerciseResult(True, 'ok')")
+    bob.write_text(json.dumps(nb), encoding="utf-8")
+    # nbgrader runs alembic, its database migrations, from the PATH
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    for args in (["generate_assignment", "ch01_tiny"], ["autograde", "ch01_tiny", "--create"]):
+        done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        scores = {student: [gradebook.find_grade(f"check-{label}", "ch01_tiny", "ch01_tiny",
+                                                 student).score
+                            for label in ("ex-t-1", "ex-t-2", "ex-t-3a", "ex-t-3b")]
+                  for student in answers}
+    assert scores == {"ada": [1, 1, 0, 0], "bob": [0, 0, 0, 0]}

@@ -69,8 +69,12 @@ def strip_solutions(notebook: dict) -> dict:
 
 def _code(source: str, role: str, label: str) -> dict:
     cell_id = re.sub(r"[^A-Za-z0-9_-]", "-", f"{role}-{label}")[:64]
-    return {"cell_type": "code", "execution_count": None, "id": cell_id, "metadata": {
-        "ntkbook": {"role": role, "exercise": label}}, "outputs": [], "source": source}
+    meta = {"ntkbook": {"role": role, "exercise": label}}
+    if role == "check":  # nbgrader's metadata (schema 3) of a locked test cell worth one point
+        meta["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1,
+                            "grade_id": cell_id, "schema_version": 3, "task": False}
+    return {"cell_type": "code", "execution_count": None, "id": cell_id, "metadata": meta,
+            "outputs": [], "source": source}
 
 
 def answer_cells(exercise: str) -> list[dict]:
@@ -179,6 +183,13 @@ class Check(pytest.Item):
     def reportinfo(self):
         return self.path, None, self.name
 '''
+
+
+def edition_pyproject(text: str) -> str:
+    """The book's ``pyproject.toml`` without its pytest table (with the comments above it): the
+    edition's ``pytest.ini`` configures pytest there."""
+    return re.sub(r"(?:^#[^\n]*\n)*^\[tool\.pytest\.ini_options\]\n.*?(?=^\[|\Z)", "", text,
+                  flags=re.MULTILINE | re.DOTALL)
 
 
 def package_version(root: Path) -> str:
@@ -409,14 +420,56 @@ def requirements(book_requirements: str, install: str) -> str:
             + "\n".join(kept) + f"\nnbclient\nnbformat\n{install}\n")
 
 
+NBGRADER_CONFIG = """\
+# nbgrader's configuration for the course directory it sits in (run nbgrader from here):
+#   nbgrader generate_assignment ch01_linearization --create   # release/ from source/
+#   nbgrader autograde ch01_linearization --create              # submitted/<student>/...
+#   nbgrader export                                             # grades.csv
+c = get_config()
+c.CourseDirectory.course_id = "ntkbook"
+c.ExecutePreprocessor.timeout = 600
+"""
+
+
+def nbgrader_source(notebook: dict) -> dict:
+    """A copy of an edition ``notebook`` as nbgrader's source: every check cell keeps its
+    checker call, shows its result, and asserts in nbgrader's hidden tests that it is correct
+    (removed from the students' copy, restored when nbgrader autogrades)."""
+    cells = []
+    for cell in notebook["cells"]:
+        meta = cell.get("metadata", {}).get("ntkbook", {})
+        if meta.get("role") == "check":
+            lines = _source(cell).rstrip("\n").split("\n")
+            lines[-1] = f"_check = {lines[-1]}"
+            lines += ["### BEGIN HIDDEN TESTS", "assert _check.correct, _check.message",
+                      "### END HIDDEN TESTS", "_check"]
+            cell = {**cell, "source": "\n".join(lines) + "\n"}
+        cells.append(cell)
+    return {**notebook, "cells": cells}
+
+
+def write_nbgrader(out: Path, notebooks: list[Path]) -> Path:
+    """nbgrader's course directory ``out/nbgrader``: its configuration, and one assignment per
+    chapter in ``source/<chapter>/<chapter>.ipynb``; returns the directory."""
+    course = out / "nbgrader"
+    for path in notebooks:
+        target = course / "source" / path.stem / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nb = nbgrader_source(json.loads(path.read_text(encoding="utf-8")))
+        target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
+    return course
+
+
 def write_edition(out: Path, *, root: Path = ROOT, repository: str | None = None,
-                  branch: str | None = None, install: str | None = None) -> list[Path]:
+                  branch: str | None = None, install: str | None = None,
+                  nbgrader: bool = False) -> list[Path]:
     """Write the student edition of the book at ``root`` to ``out``; return its notebooks.
 
     ``repository`` and ``branch`` (default ``main``) are where the edition is published;
     ``install`` is the requirement a fresh runtime installs, by default the release of
     ``root``'s ``pyproject.toml`` from the tag ``v<version>`` of ``repository`` (or of the book's
-    own repository)."""
+    own repository). ``nbgrader`` also writes nbgrader's course directory (``write_nbgrader``)."""
     out, root = out.resolve(), root.resolve()
     book = root / "book"
     if out == root or out in root.parents or out == book or book in out.parents:
@@ -441,9 +494,11 @@ def write_edition(out: Path, *, root: Path = ROOT, repository: str | None = None
     if (root / "ntkbook").is_dir():  # the package, so that the published repository installs
         shutil.copytree(root / "ntkbook", out / "ntkbook",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "LICENSE"):
-        if (root / name).exists():
-            shutil.copy(root / name, out / name)
+    if (root / "pyproject.toml").exists():
+        (out / "pyproject.toml").write_text(edition_pyproject(
+            (root / "pyproject.toml").read_text(encoding="utf-8")), encoding="utf-8")
+    if (root / "LICENSE").exists():
+        shutil.copy(root / "LICENSE", out / "LICENSE")
     (out / "_config.yml").write_text(configure(config, repository, branch), encoding="utf-8")
     toc = _toc_without((root / "_toc.yml").read_text(encoding="utf-8"), INSTRUCTOR_PAGES)
     (out / "_toc.yml").write_text(toc, encoding="utf-8")
@@ -468,6 +523,8 @@ def write_edition(out: Path, *, root: Path = ROOT, repository: str | None = None
         nb = pin_install(nb, install)
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(path)
+    if nbgrader:
+        write_nbgrader(out, written)
     return written
 
 
@@ -479,9 +536,11 @@ def main() -> None:
     parser.add_argument("--branch", help="branch of that repository (default: main)")
     parser.add_argument("--install", help="the pip requirement a fresh Colab runtime installs "
                         "(default: ntkbook @ git+<repository>@v<version>)")
+    parser.add_argument("--nbgrader", action="store_true",
+                        help="also write nbgrader's course directory to OUT/nbgrader")
     args = parser.parse_args()
     written = write_edition(args.out, repository=args.repository, branch=args.branch,
-                            install=args.install)
+                            install=args.install, nbgrader=args.nbgrader)
     for path in written:
         print(f"wrote {path}")
     print(f"build it with: jupyter-book build {args.out}")
