@@ -25,7 +25,9 @@ ships the package's source and ``pyproject.toml``, so the published repository i
 each chapter's first cell installs, in a fresh Colab runtime, the released version
 ``ntkbook @ git+<repository>@v<version>`` (the tag ``v<version>`` must exist there; without
 ``--repository``, the book's own repository). ``--install`` replaces that requirement, e.g. by
-``--install "ntkbook==0.1.0"``.
+``--install "ntkbook==0.1.0"``. Every check cell is also an nbgrader test cell (locked, one point);
+``--nbgrader`` writes nbgrader's course directory to ``OUT/nbgrader``, whose source notebooks
+assert in hidden tests that each checker says right (``write_nbgrader``).
 """
 
 from __future__ import annotations
