@@ -106,15 +106,41 @@ _EXERCISES = [
 ]
 
 
+_TINY_CONFIG = """\
+title: "Tiny book"
+repository:
+  url: https://example.org/book
+  branch: main
+
+launch_buttons:
+  notebook_interface: classic
+  colab_url: "https://colab.research.google.com"
+
+html:
+  use_download_button: true
+  use_repository_button: true
+"""
+
+
 def _tiny_book(root: Path) -> Path:
     (root / "book").mkdir(parents=True)
     cells = [{**cell, "id": f"cell-{k}"} for k, cell in enumerate(_EXERCISES)]
     nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3",
           "display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
     (root / "book" / "ch01_tiny.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-    (root / "_toc.yml").write_text("format: jb-book\nroot: book/index\n", encoding="utf-8")
-    (root / "_config.yml").write_text("title: t\nrepository:\n  url: https://example.org/book\n"
-                                      "  branch: main\n", encoding="utf-8")
+    (root / "book" / "index.md").write_text(
+        "# Tiny book\n\nSolutions are folded into dropdowns.\n\n## Notation\n\n"
+        "| symbol | meaning |\n|---|---|\n| $m$ | width |\n\n## Using the book in a course\n\n"
+        "Clone https://example.org/book.\n", encoding="utf-8")
+    (root / "book" / "instructors.md").write_text("# For instructors\n\nRubric: step 1.\n",
+                                                  encoding="utf-8")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nparts:\n  - caption: \"One\"\n    chapters:\n"
+        "      - file: book/ch01_tiny\n  - caption: \"Teaching\"\n    chapters:\n"
+        "      - file: book/instructors\n", encoding="utf-8")
+    (root / "_config.yml").write_text(_TINY_CONFIG, encoding="utf-8")
+    (root / "pyproject.toml").write_text('[project]\nname = "ntkbook"\nversion = "0.1.0"\n\n'
+                                         '[tool.other]\nversion = "9.9.9"\n', encoding="utf-8")
     return root
 
 
@@ -242,3 +268,186 @@ def test_every_checked_exercise_of_the_book_gets_a_stub_and_a_valid_check(tmp_pa
     handed_out = {n for path in written for n in re.findall(
         r"ntkbook\.exercises\.(ch\d+_\w+)\(", path.read_text(encoding="utf-8"))}
     assert {n for n in exercises.__all__ if re.match(r"ch\d+_", n)} <= handed_out
+
+
+def _edition_text(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): p.read_text(encoding="utf-8") for p in out.rglob("*")
+            if p.is_file() and p.suffix in (".md", ".yml", ".ipynb", ".txt", ".toml")}
+
+
+def test_repository_and_branch_reach_every_page_and_the_install_line(tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    out = tmp_path / "out"
+    (path,) = student_edition.write_edition(out, root=root,
+                                            repository="https://github.com/uni/course/",
+                                            branch="spring")
+    texts = _edition_text(out)
+    leaks = [name for name, text in texts.items() if "example.org/book" in text]
+    assert not leaks, f"the book's own repository is named in {leaks}"
+    config = texts["_config.yml"]
+    assert "url: https://github.com/uni/course\n" in config and "branch: spring" in config
+    assert "launch_buttons:" in config and "use_repository_button: true" in config
+    assert 'title: "Tiny book (student edition)"' in config
+    colab = "https://colab.research.google.com/github/uni/course/blob/spring/book/ch01_tiny.ipynb"
+    install = "ntkbook @ git+https://github.com/uni/course@v0.1.0"
+    for page in ("book/index.md", "README.md"):
+        text = texts[page]
+        assert colab in text and install in text, page
+        assert "git clone --branch spring https://github.com/uni/course && cd course" in text
+        assert "python -m pytest" in text and "student edition" in text, page
+        assert "dropdown" not in text, page
+    assert "{doc}`ch01_tiny`" in texts["book/index.md"]
+    assert "## Notation" in texts["book/index.md"] and "| $m$ | width |" in texts["book/index.md"]
+    assert f'%pip install -q \\"{install}\\"' in texts["book/ch01_tiny.ipynb"]
+    assert texts["requirements.txt"].splitlines()[-1] == install
+    # the instructors' page (rubrics) is not part of the edition, nor of its table of contents
+    assert "book/instructors.md" not in texts and "instructors" not in texts["_toc.yml"]
+    assert "Teaching" not in texts["_toc.yml"] and "book/ch01_tiny" in texts["_toc.yml"]
+
+
+def test_without_a_repository_nothing_points_to_the_edition_with_solutions(
+        tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    out = tmp_path / "out"
+    student_edition.write_edition(out, root=root)
+    texts = _edition_text(out)
+    config = texts["_config.yml"]
+    assert "repository:" not in config and "launch_buttons:" not in config
+    assert "use_repository_button: false" in config and "example.org" not in config
+    assert "colab.research.google.com/github" not in texts["book/index.md"] + texts["README.md"]
+    # the package still installs as a released version: the book's repository at its tag
+    assert '\\"ntkbook @ git+https://example.org/book@v0.1.0\\"' in texts["book/ch01_tiny.ipynb"]
+
+
+def test_install_is_a_tag_unless_overridden_and_bad_settings_are_refused(tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    assert student_edition.package_version(root) == "0.1.0"
+    assert student_edition.default_install("https://x.org/r.git", "0.1.0") == \
+        "ntkbook @ git+https://x.org/r.git@v0.1.0"
+    (path,) = student_edition.write_edition(tmp_path / "out", root=root,
+                                            repository="https://x.org/r", install="ntkbook==0.1.0")
+    assert '\\"ntkbook==0.1.0\\"' in path.read_text(encoding="utf-8")
+    for kwargs, match in ((dict(branch="b"), "branch needs a repository"),
+                          (dict(repository="github.com/uni/course"), "repository must be"),
+                          (dict(repository="https://x.org/r", branch="a b"), "branch must be"),
+                          (dict(install="ntkbook; rm -rf ~"), "requirement must be")):
+        with pytest.raises(ValueError, match=match):
+            student_edition.write_edition(tmp_path / "bad", root=root, **kwargs)
+    assert not (tmp_path / "bad").exists(), "a refused edition was written"
+    with pytest.raises(ValueError, match="version must be"):
+        student_edition.default_install("https://x.org/r", "main")
+    (root / "pyproject.toml").unlink()
+    with pytest.raises(ValueError, match="pyproject.toml"):
+        student_edition.write_edition(tmp_path / "out", root=root)
+
+
+def test_the_book_edition_pins_the_package_release(tmp_path: Path) -> None:
+    import ntkbook
+
+    assert student_edition.package_version(ROOT) == ntkbook.__version__
+    out = tmp_path / "edition"
+    written = student_edition.write_edition(out, repository="https://github.com/uni/course")
+    pinned = f'%pip install -q \\"ntkbook @ git+https://github.com/uni/course@v{ntkbook.__version__}\\"'
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert pinned in text, path.name
+        assert f'\\"{student_edition.INSTALL}\\"' not in text, path.name
+    # the edition installs as the package it pins (pyproject and sources shipped with it)
+    import tomllib
+
+    book, edition = (tomllib.loads((d / "pyproject.toml").read_text()) for d in (ROOT, out))
+    assert edition["project"] == book["project"] and "pytest" not in edition["tool"]
+    assert edition["tool"]["setuptools"] == book["tool"]["setuptools"]
+    assert (out / "ntkbook" / "exercises").is_dir() and not list(out.rglob("__pycache__"))
+    assert not (out / "book" / "instructors.md").exists()
+
+
+def test_the_default_install_line_installs_the_release_from_the_published_tag(
+        tmp_path: Path) -> None:
+    if shutil.which("git") is None or importlib.util.find_spec("setuptools") is None:
+        pytest.skip("needs git and setuptools (pip install -r requirements.txt)")
+    import ntkbook
+
+    repo = tmp_path / "course"
+    (path, *_) = student_edition.write_edition(repo, repository=repo.as_uri(), branch="spring")
+    requirement = f"ntkbook @ git+{repo.as_uri()}@v{ntkbook.__version__}"
+    assert f'\\"{requirement}\\"' in path.read_text(encoding="utf-8")
+    git = ["git", "-c", "user.name=instructor", "-c", "user.email=instructor@example.org"]
+    for args in (["init", "-q", "-b", "spring"], ["add", "-A"], ["commit", "-q", "-m", "edition"]):
+        subprocess.run(git + args, cwd=repo, check=True, capture_output=True)
+
+    def dry_run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps",
+                               "--no-build-isolation", "--no-index", requirement],
+                              capture_output=True, text=True, timeout=300)
+
+    untagged = dry_run()
+    assert untagged.returncode != 0, "installed from a tag that does not exist"
+    subprocess.run(git + ["tag", f"v{ntkbook.__version__}"], cwd=repo, check=True)
+    tagged = dry_run()
+    assert tagged.returncode == 0, tagged.stdout + tagged.stderr
+    assert f"Would install ntkbook-{ntkbook.__version__}" in tagged.stdout
+
+
+def test_nbgrader_source_hides_an_assert_of_each_check(tmp_path: Path) -> None:
+    root = _tiny_book(tmp_path / "src")
+    (path,) = student_edition.write_edition(tmp_path / "out", root=root, nbgrader=True)
+    source = tmp_path / "out" / "nbgrader" / "source" / "ch01_tiny" / "ch01_tiny.ipynb"
+    edition, graded = _cells(path), _cells(source)
+    assert len(edition) == len(graded)
+    for plain, hidden in zip(edition, graded):
+        meta = plain["metadata"].get("ntkbook", {})
+        if meta.get("role") != "check":
+            assert plain == hidden
+            continue
+        assert plain["metadata"]["nbgrader"] == {
+            "grade": True, "solution": False, "locked": True, "points": 1,
+            "grade_id": f"check-{meta['exercise']}", "schema_version": 3, "task": False}
+        call = "".join(plain["source"]).rstrip().splitlines()[-1]
+        assert "assert" not in "".join(plain["source"])
+        assert "".join(hidden["source"]).endswith(
+            f"_check = {call}\n### BEGIN HIDDEN TESTS\nassert _check.correct, _check.message\n"
+            "### END HIDDEN TESTS\n_check\n")
+    others = [c["metadata"] for c in edition
+              if c["metadata"].get("ntkbook", {}).get("role") != "check"]
+    assert "nbgrader" not in json.dumps(others)
+    assert (tmp_path / "out" / "nbgrader" / "nbgrader_config.py").exists()
+
+
+def test_nbgrader_scores_the_edition_notebooks_per_exercise(tmp_path: Path) -> None:
+    pytest.importorskip("nbgrader", reason="nbgrader is optional (pip install nbgrader)")
+    from nbgrader.api import Gradebook
+
+    root = _tiny_book(tmp_path / "src")
+    (path,) = student_edition.write_edition(tmp_path / "out", root=root, nbgrader=True)
+    course = tmp_path / "out" / "nbgrader"
+    answers = {"ada": {"ex-t-1": "answer = (2 / 400) ** 0.5 * 3.0",
+                       "ex-t-2": "def linear_model_ntk(A, B):\n    return A @ B.T"},
+               "bob": {"ex-t-1": "answer = 2 / 400 * 9.0",
+                       "ex-t-2": "def linear_model_ntk(A, B):\n    return B @ A.T"}}
+    for student, filled in answers.items():  # the students hand in the edition's notebook
+        target = course / "submitted" / student / "ch01_tiny" / path.name
+        target.parent.mkdir(parents=True)
+        shutil.copy(path, target)
+        _fill(target, filled)
+    # bob also edits a check cell to pass: nbgrader restores the locked cell before grading
+    bob = course / "submitted" / "bob" / "ch01_tiny" / path.name
+    nb = json.loads(bob.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "check-ex-t-3a":
+            cell["source"] = ("from ntkbook.exercises import ExerciseResult\n"
+                              "ExerciseResult(True, 'ok')")
+    bob.write_text(json.dumps(nb), encoding="utf-8")
+    # nbgrader runs alembic, its database migrations, from the PATH
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    for args in (["generate_assignment", "ch01_tiny"], ["autograde", "ch01_tiny", "--create"]):
+        done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        scores = {student: [gradebook.find_grade(f"check-{label}", "ch01_tiny", "ch01_tiny",
+                                                 student).score
+                            for label in ("ex-t-1", "ex-t-2", "ex-t-3a", "ex-t-3b")]
+                  for student in answers}
+    assert scores == {"ada": [1, 1, 0, 0], "bob": [0, 0, 0, 0]}

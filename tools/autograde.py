@@ -11,10 +11,10 @@ student's answer cells, not an edited check. An exercise scores 1 if its check r
 a last row with the share of students who solved each exercise. ``--details`` also prints each
 checker's message (which never shows the expected value).
 
-The submissions' code runs: grade in a container or a throwaway account. A small script rather
-than nbgrader or otter-grader: both need the chapters rewritten in their own cell format (graded
-cells and tests in their metadata, a gradebook database for nbgrader, an otter-assign build or
-Docker for otter), while the book's checkers already are the tests.
+The submissions' code runs: grade in a container or a throwaway account. This script needs
+nothing beyond the book's environment. nbgrader grades the same notebooks from the course
+directory that ``tools/student_edition.py --nbgrader`` writes (with its gradebook database);
+otter-grader does not fit them (``book/instructors.md`` says why).
 """
 
 from __future__ import annotations
