@@ -3,10 +3,13 @@ message that says how they are off, and a reader's exception never escapes."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
+from ntkbook import exercises
 from ntkbook.exercises import ExerciseResult, check_array, check_function, check_number
 
 
@@ -122,3 +125,20 @@ def test_check_function() -> None:
     assert not not_callable and not_callable.message.endswith("expected a function, got float.")
     ok = check_function(lambda x, p=2: np.asarray(x) ** p, reference, inputs)
     assert ok.message == "function: correct on all 3 test inputs."
+
+
+def test_the_chapter_1_scalar_checkers_name_their_known_mistakes() -> None:
+    """The oracle is the closed form √(2/m)‖x‖ (Liu, Zhu & Belkin 2020) and, at θ = π/3,
+    Θ⁽¹⁾ = 2/3 + √3/(2π); each wrong value is a known slip from it."""
+    h = math.sqrt(2 / 400) * 3.0
+    slips = {h**2: "square of the right value", 3 * h: "enters squared",
+             h / math.sqrt(2): "c_sigma = 2 under the square root",
+             h / 20: "without its square root"}
+    for value, phrase in slips.items():
+        result = exercises.ch1_hessian_norm(value, width=400, input_norm=3.0)
+        assert not result.correct and phrase in result.message, (value, result.message)
+    assert exercises.ch1_hessian_norm(h, width=400, input_norm=3.0).correct
+    theta = 2 / 3 + math.sqrt(3) / (2 * math.pi)
+    assert exercises.ch1_relu_ntk_value(theta).correct
+    result = exercises.ch1_relu_ntk_value(2 / 3)
+    assert not result.correct and "sin θ/π term" in result.message

@@ -43,6 +43,8 @@ def ch1_relu_ntk_value(answer, *, angle: float = math.pi / 3) -> ExerciseResult:
         "only the hidden-layer term; the output weights' gradients contribute too": hidden_layer,
         "only the output-layer term; the hidden weights' gradients contribute too": output_layer,
         "the factor c_sigma = 2 is missing": expected / 2,
+        "the sin θ/π term of the output-layer kernel is missing (the arc-cosine kernel has "
+        "two terms)": expected - math.sin(angle) / math.pi,
     }))
 
 
@@ -98,5 +100,12 @@ def ch1_hessian_norm(answer, *, width: int, input_norm: float) -> ExerciseResult
         if not bool((net.weights[0] @ direction > 0).any()):
             direction = -direction
     expected = hessian_spectral_norm(net, input_norm * direction, iterations=10)
-    return check_number(answer, expected, rtol=1e-6,
-                        name=f"||Hessian|| at width {width}, ||x|| = {input_norm:g}")
+    result = check_number(answer, expected, rtol=1e-6,
+                          name=f"||Hessian|| at width {width}, ||x|| = {input_norm:g}")
+    return with_mistake(result, known_number_mistake(answer, {
+        "this is the square of the right value: the spectral norm is the largest |eigenvalue|, "
+        "not its square": expected**2,
+        "the norm of the input enters squared; the Hessian is linear in x": expected * input_norm,
+        "the factor c_sigma = 2 under the square root is missing": expected / math.sqrt(2),
+        "the width enters without its square root": expected / math.sqrt(width),
+    }))
