@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from ..influence.koh_liang import fit_to_optimum
 from ..influence.ntk import ihvp_decomposition
 from .common import ExerciseResult, check_cases
 
@@ -60,17 +61,12 @@ def ch7_exact_loo(answer_fn: Callable) -> ExerciseResult:
 
 
 def _logistic_fit(X: torch.Tensor, y: torch.Tensor, ridge: float) -> torch.Tensor:
-    """The minimizer of Σ softplus(−y_i wᵀx_i) + ½λ‖w‖², by Newton's method from 0."""
-    w = torch.zeros(X.shape[1], dtype=X.dtype)
-    for _ in range(100):
-        f = X @ w
-        grad = -X.T @ (y * torch.sigmoid(-y * f)) + ridge * w
-        if float(grad.norm()) < 1e-13:
-            return w
-        s = torch.sigmoid(f) * torch.sigmoid(-f)
-        H = X.T @ (s[:, None] * X) + ridge * torch.eye(X.shape[1], dtype=X.dtype)
-        w = w - torch.linalg.solve(H, grad)
-    raise RuntimeError("the reference logistic fit did not converge")
+    """The minimizer of Σ softplus(−y_i wᵀx_i) + ½λ‖w‖² (the bias is a column of X)."""
+    model = torch.nn.Linear(X.shape[1], 1, bias=False).to(X.dtype)
+    with torch.no_grad():
+        model.weight.zero_()
+    fit_to_optimum(model, X, y, loss="logistic", ridge=ridge)
+    return model.weight.detach().reshape(-1).clone()
 
 
 def _ch7_logistic_inputs() -> list[tuple]:
