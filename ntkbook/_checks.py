@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 
 import torch
@@ -260,19 +262,33 @@ _COPY_BLOCK_BYTES = 1 << 20
 
 
 def _probe_verdict(K: torch.Tensor, name: str, right: torch.Tensor, left: torch.Tensor) -> None:
-    if not (torch.isfinite(right).all() and torch.isfinite(left).all()):
+    # One reduction and one transfer: the largest |right − left| is NaN or infinite exactly when
+    # a probe is (torch.amax propagates NaN), and every entry of K reaches a probe multiplied by
+    # a nonzero Gaussian weight.
+    gap, scale = torch.stack(((right - left).abs().amax(), K.diagonal().abs().amax())).tolist()
+    if not (math.isfinite(gap) and math.isfinite(scale)):
+        if bool(torch.isfinite(K).all()):
+            raise ValueError(f"{name} has entries too large to check for symmetry in "
+                             f"{K.dtype} (the probes overflow); rescale it")
         raise ValueError(f"{name} contains NaN or infinite entries")
-    scale = float(K.diagonal().abs().max())
     tol = max(1e-8, 32 * K.shape[0] ** 0.5 * torch.finfo(K.dtype).eps) * scale
-    gap = float((right - left).abs().max())
     if gap > tol:
         raise ValueError(f"{name} must be symmetric (|K − Kᵀ| probed at {gap:.3g}, "
                          f"tolerance {tol:.3g})")
 
 
+@functools.lru_cache(maxsize=8)
+def _cached_probes(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    # A normal tensor even when first asked for under inference_mode, so that a later call
+    # with a K that requires grad may save it for the backward pass.
+    with torch.inference_mode(False), torch.no_grad():
+        g = torch.Generator(device=device).manual_seed(0)
+        return torch.randn(n, _PROBES, generator=g, dtype=dtype, device=device)
+
+
 def _probes(K: torch.Tensor) -> torch.Tensor:
-    g = torch.Generator(device=K.device).manual_seed(0)
-    return torch.randn(K.shape[0], _PROBES, generator=g, dtype=K.dtype, device=K.device)
+    """The (n, 4) Gaussian probes for K, drawn once per size, dtype and device (read only)."""
+    return _cached_probes(K.shape[0], K.dtype, K.device)
 
 
 def symmetric_finite(K: torch.Tensor, name: str) -> None:
@@ -286,23 +302,38 @@ def symmetric_finite(K: torch.Tensor, name: str) -> None:
     1e-8 for δ = 1e-6·max|diag K| in float64).
 
     Raises:
-        ValueError: naming ``name``, for a non-finite or an asymmetric K.
+        ValueError: naming ``name``, for a non-finite or an asymmetric K, or for entries so
+            large that the probes overflow.
     """
     G = _probes(K)
-    _probe_verdict(K, name, K @ G, (G.T @ K).T)
+    with torch.no_grad():
+        _probe_verdict(K, name, K @ G, (G.T @ K).T)
 
 
-def symmetric_finite_copy(K: torch.Tensor, name: str) -> torch.Tensor:
-    """A copy of a square ``K``, checked as :func:`symmetric_finite` checks it, in one pass.
+def symmetric_finite_upper_copy(K: torch.Tensor, name: str) -> torch.Tensor:
+    """K's upper triangle, copied, with K checked as :func:`symmetric_finite` checks it.
 
-    For solvers that copy K anyway (a factorization in place). The rows are copied block by
-    block, and while a block is in cache it feeds two half-size probes: with the blocks of rows
-    B_1, B_2, …, row i of the first is Σ_j K_ij g_j over the columns j of the blocks up to and
-    including i's own, row i of the second is Σ_j K_ji g_j over the same j. For a symmetric K
-    they agree up to rounding. Every pair (i, j) is in the index set of the later of the two
-    rows, so an asymmetry or a non-finite entry reaches the probes exactly as in
-    :func:`symmetric_finite`, for half its arithmetic and no read of K beyond the copy.
+    For a factorization in place that reads one triangle (the upper triangle of the row-major
+    copy is the lower triangle LAPACK factors in the column-major layout). The returned matrix
+    holds K on and above the diagonal; its strict lower triangle is uninitialized.
+
+    Rows are handled block by block. Each block's upper part (its diagonal block and the columns
+    to the right of it) is copied and, while in cache, weighted by the block's probes into the
+    column sums Σ_i g_i K_ij; its lower part and diagonal block go into the row sums
+    Σ_j K_ij g_j. Row i of the two then covers the same columns, those of the blocks up to and
+    including its own, and compares K_ij with K_ji there. For a symmetric K they agree up to
+    rounding; every pair (i, j) is compared in the later of its two rows, so an asymmetry or a
+    non-finite entry reaches the probes exactly as in :func:`symmetric_finite`, for half its
+    arithmetic. The lower triangle, which the factorization never reads, is read once, by the
+    probes; it is not copied.
+
+    Raises:
+        ValueError: as :func:`symmetric_finite`, and for a K that requires grad while grad mode
+            is on (the copy is factored in place, which autograd cannot follow).
     """
+    if K.requires_grad and torch.is_grad_enabled():
+        raise ValueError(f"{name} requires grad, but this solver factors a copy of it in place "
+                         f"and does not differentiate through it; pass {name}.detach()")
     n = K.shape[0]
     G = _probes(K)
     A = torch.empty_like(K, memory_format=torch.contiguous_format)
@@ -311,20 +342,14 @@ def symmetric_finite_copy(K: torch.Tensor, name: str) -> torch.Tensor:
     rows = n if K.device.type != "cpu" else max(1, _COPY_BLOCK_BYTES // (n * K.element_size()))
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
-        block = A[r0:r1]
-        block.copy_(K[r0:r1])
-        g = G[r0:r1]
-        # Columns left of the diagonal block: rows of the lower triangle.
-        if r0:
-            torch.mm(block[:, :r0], G[:r0], out=right[r0:r1])
-        else:
-            right[r0:r1].zero_()
-        # The diagonal block enters both probes.
-        diagonal = block[:, r0:r1]
-        right[r0:r1].addmm_(diagonal, g)
-        left[:, r0:r1].addmm_(g.T, diagonal)
-        # Columns right of it: the same entries seen from the upper triangle, for later rows.
-        if r1 < n:
-            left[:, r1:].addmm_(g.T, block[:, r1:])
+        block = K[r0:r1]
+        # Row i of the block against the columns of the blocks up to and including its own
+        # (read from memory first: the fastest order measured).
+        torch.mm(block[:, :r1], G[:r1], out=right[r0:r1])
+        upper = block[:, r0:]
+        A[r0:r1, r0:].copy_(upper)
+        # The block's rows, weighted by their probes, for the columns of its own block and the
+        # later ones: the entries K_ji that later rows i compare theirs with.
+        left[:, r0:].addmm_(G[r0:r1].T, upper)
     _probe_verdict(K, name, right, left.T)
     return A

@@ -30,7 +30,7 @@ from ._checks import (
     psd_eigenvalues,
     same_device,
     symmetric_finite,
-    symmetric_finite_copy,
+    symmetric_finite_upper_copy,
 )
 from .models import MLP, TwoLayerReLU
 
@@ -254,11 +254,12 @@ def _targets(y: torch.Tensor, n: int, name: str = "y_train") -> torch.Tensor:
 def _cholesky(K: torch.Tensor, ridge: float) -> torch.Tensor:
     """Cholesky factor of K + ridge·I, or a ValueError that says why there is none.
 
-    The factor is the lower triangle of the returned matrix (its upper triangle holds K).
+    The factor is the lower triangle of the returned matrix; torch zeroes the rest.
     """
-    # K is symmetric (checked during the copy), so its row-major copy is K + ridge·I in the
-    # column-major layout LAPACK factors in place: one copy of K instead of three.
-    A = symmetric_finite_copy(K, "K_train")
+    # K is symmetric (checked while its upper triangle is copied), and the upper triangle of the
+    # row-major copy is the lower triangle of K + ridge·I in the column-major layout LAPACK
+    # factors in place: one copy of half of K instead of three copies of all of it.
+    A = symmetric_finite_upper_copy(K, "K_train")
     A.diagonal().add_(ridge)
     chol = A.T
     info = torch.empty((), dtype=torch.int32, device=K.device)

@@ -1,6 +1,7 @@
-"""The two-pass symmetry and finiteness check (ntkbook._checks.symmetric_finite) and the solvers
-that rely on it instead of a full comparison of K with Kᵀ: kernel_ridge and
-gradient_flow_prediction still reject asymmetric and non-finite kernels, and still solve."""
+"""The probe check of symmetry and finiteness (ntkbook._checks.symmetric_finite, and the checked
+copy of one triangle) and the solvers that rely on it instead of a full comparison of K with Kᵀ:
+kernel_ridge and gradient_flow_prediction still reject asymmetric and non-finite kernels, and
+still solve."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 import torch
 
 import ntkbook
-from ntkbook import gradient_flow_prediction, kernel_ridge
-from ntkbook._checks import kernel_pair_shapes, symmetric_finite, symmetric_finite_copy
+from ntkbook import dynamics, gradient_flow_prediction, kernel_ridge
+from ntkbook._checks import kernel_pair_shapes, symmetric_finite, symmetric_finite_upper_copy
 
 
 def kernel(n: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -22,7 +23,7 @@ def positions(n: int, count: int, seed: int) -> list[tuple[int, int]]:
     return [(i, j) for i, j in pairs if i != j]
 
 
-CHECKS = [symmetric_finite, symmetric_finite_copy]
+CHECKS = [symmetric_finite, symmetric_finite_upper_copy]
 
 
 @pytest.fixture(params=["default blocks", "blocks of 7 rows"], autouse=True)
@@ -42,10 +43,32 @@ def test_symmetric_kernels_pass(check) -> None:
     check(K + 1e-14 * K.abs().max() * torch.randn(300, 300).double().triu(1), "K")
 
 
-def test_the_checked_copy_is_a_copy() -> None:
+def test_the_checked_copy_holds_the_upper_triangle() -> None:
     K = kernel(1000)
-    A = symmetric_finite_copy(K, "K")
-    assert torch.equal(A, K) and A.data_ptr() != K.data_ptr()
+    A = symmetric_finite_upper_copy(K, "K")
+    assert torch.equal(A.triu(), K.triu()) and A.data_ptr() != K.data_ptr()
+
+
+def test_the_factorization_never_reads_the_uncopied_triangle(monkeypatch) -> None:
+    """kernel_ridge leaves the strict lower triangle of its copy uninitialized: with NaN there the
+    predictions are bitwise those of a full copy."""
+    X = ntkbook.data.sphere(330, 5, seed=4)
+    K, K_test = ntkbook.analytic_ntk(X[:300], depth=2), ntkbook.analytic_ntk(X[300:], X[:300])
+    y = torch.cos(2 * X[:300, 1])
+
+    def copy(fill):
+        def make(K, name):
+            A = symmetric_finite_upper_copy(K, name)
+            lower = torch.ones_like(A, dtype=torch.bool).tril(-1)
+            return torch.where(lower, fill(A), A)
+        return make
+
+    results = []
+    for fill in (lambda A: torch.full_like(A, float("nan")), lambda A: A.T):
+        monkeypatch.setattr(dynamics, "symmetric_finite_upper_copy", copy(fill))
+        results.append(kernel_ridge(K, K_test, y, 1e-3))
+    assert torch.isfinite(results[0]).all()
+    assert torch.equal(results[0], results[1])
 
 
 @pytest.mark.parametrize("check", CHECKS)
@@ -123,3 +146,34 @@ def test_solvers_reject_asymmetric_and_non_finite_inputs() -> None:
     bad_y[4] = float("nan")
     with pytest.raises(ValueError, match="y_train"):
         kernel_ridge(K, K_test, bad_y, 1e-3)
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_entries_too_large_to_probe_are_not_called_non_finite(check) -> None:
+    """Finite entries near the float64 maximum overflow the probes; the message says so, instead
+    of reporting NaN or infinite entries that K does not have."""
+    K = kernel(60)
+    K = K / K.abs().max() * 1.7e308  # one weight above 1.06 in size already overflows
+    assert torch.isfinite(K).all()
+    with pytest.raises(ValueError, match="K has entries too large to check"):
+        check(K, "K")
+
+
+def test_probes_are_drawn_once_and_do_not_depend_on_grad_mode() -> None:
+    K = kernel(70)
+    with torch.inference_mode():
+        symmetric_finite(K, "K")  # the probes for n = 70 are drawn here, under inference mode
+    needs_grad = K.clone().requires_grad_()
+    symmetric_finite(needs_grad, "K")  # and used by a K that requires grad
+    G = ntkbook._checks._probes(K)
+    assert G is ntkbook._checks._probes(K.clone()) and not G.is_inference()
+    reference = torch.randn(70, 4, generator=torch.Generator().manual_seed(0), dtype=K.dtype)
+    assert torch.equal(G, reference)
+
+
+def test_the_checked_copy_refuses_a_kernel_that_requires_grad() -> None:
+    K = kernel(40).requires_grad_()
+    with pytest.raises(ValueError, match=r"K_train requires grad.*K_train\.detach\(\)"):
+        kernel_ridge(K, K[:3].detach(), torch.zeros(40, dtype=K.dtype), 1e-3)
+    with torch.no_grad():
+        kernel_ridge(K, K[:3], torch.zeros(40, dtype=K.dtype), 1e-3)
