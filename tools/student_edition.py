@@ -386,8 +386,10 @@ two minutes on a laptop CPU.
 
 def index_page(title: str, chapters: list[tuple[str, str]], book_index: str,
                repository: str | None, branch: str, install: str) -> str:
-    """The edition's ``index.md``: what the edition is, its chapters, how to run and check."""
-    lines = [f"# {title} — student edition", "",
+    """The edition's ``index.md``: what the edition is, its chapters, how to run and check.
+    (Its heading is not the title: the book's title, which marks the edition, follows it in
+    every page's HTML title.)"""
+    lines = ["# About this edition", "",
              f"This is the student edition of *{title}*: every chapter with its exercises and "
              f"without their solutions, and with an answer cell and a check cell after every "
              f"exercise that a checker scores.", "", "## Chapters", ""]
