@@ -27,6 +27,7 @@ import http.server
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import urllib.error
@@ -129,6 +130,14 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        # The browser drops connections it no longer needs (a page left before an image or a
+        # font finished); only other errors are worth a traceback.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 def _pages() -> list[Path]:
     return sorted(p for p in HTML.rglob("*.html")
                   if not ({"_static", "_sources", "_images"} & set(p.relative_to(HTML).parts)))
@@ -150,7 +159,7 @@ def report() -> dict:
         _unavailable("selenium is not installed (pip install -r requirements.txt)")
 
     handler = functools.partial(_QuietHandler, directory=str(HTML))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     profile = tempfile.mkdtemp(prefix="ntkbook-chromium-")
