@@ -14,10 +14,8 @@ difference is what validation costs the caller, allocation and caching effects i
 the check alone against a plain copy is dominated by where the 32 MB copy's pages come from).
 A second ``kernel_ridge`` row takes a plain copy of all of K_train as the unchecked computation,
 the measure used before the factorization copied one triangle. The table gives the median of
-the per-round differences, their quartiles, and the share of the median unchecked call; and,
-less sensitive to the other jobs on a shared machine, the fastest checked call less the fastest
-unchecked one. ``kernel_ridge`` runs 4 × ``--rounds`` rounds, ``gradient_flow_prediction``
-``--rounds``.
+the per-round differences, their quartiles, and the share of the median unchecked call.
+``kernel_ridge`` runs 4 × ``--rounds`` rounds, ``gradient_flow_prediction`` ``--rounds``.
 """
 
 from __future__ import annotations
@@ -91,7 +89,7 @@ def validation_cost(n: int, rounds: int, d: int = 64, depth: int = 3
     for label, checked, without, count in cases:
         bare = without(checked)
         torch.testing.assert_close(checked(), bare(), rtol=0, atol=0)  # same computation
-        extra, call, calls_checked = [], [], []
+        extra, call = [], []
         for r in range(count):
             if r % 2 == 0:
                 t_checked, t_bare = _timed(checked), _timed(bare)
@@ -99,10 +97,8 @@ def validation_cost(n: int, rounds: int, d: int = 64, depth: int = 3
                 t_bare, t_checked = _timed(bare), _timed(checked)
             extra.append(t_checked - t_bare)
             call.append(t_bare)
-            calls_checked.append(t_checked)
         q1, _, q3 = statistics.quantiles(extra, n=4)
-        rows.append((label, statistics.median(extra), q1, q3, statistics.median(call),
-                     min(calls_checked) - min(call), min(call)))
+        rows.append((label, statistics.median(extra), q1, q3, statistics.median(call)))
     return rows
 
 
@@ -110,13 +106,11 @@ def main() -> None:
     torch.set_num_threads(ARGS.threads)
     print(f"torch {torch.__version__}, {ARGS.threads} thread(s), n = {ARGS.n}, "
           f"{ARGS.rounds} rounds, load average {os.getloadavg()[0]:.2f} at the start")
-    print("| computation | validation, median [quartiles] | call without it, median | share | "
-          "best of each: validation, share |")
-    print("|---|---|---|---|---|")
-    for label, extra, q1, q3, call, best, best_call in validation_cost(ARGS.n, ARGS.rounds):
+    print("| computation | validation, median [quartiles] | call without it, median | share |")
+    print("|---|---|---|---|")
+    for label, extra, q1, q3, call in validation_cost(ARGS.n, ARGS.rounds):
         print(f"| {label} | {extra * 1e3:.2f} ms [{q1 * 1e3:.2f}–{q3 * 1e3:.2f}] | "
-              f"{call * 1e3:.1f} ms | {extra / call:.1%} [{q1 / call:.1%}–{q3 / call:.1%}] | "
-              f"{best * 1e3:.2f} ms of {best_call * 1e3:.1f} ms, {best / best_call:.1%} |")
+              f"{call * 1e3:.1f} ms | {extra / call:.1%} [{q1 / call:.1%}–{q3 / call:.1%}] |")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 

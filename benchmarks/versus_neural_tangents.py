@@ -351,10 +351,9 @@ def main() -> None:
     print(f"  per entry and layer: {t_relu / (n * (n + 1) / 2) / DEPTH * 1e9:.1f} ns "
           "(upper triangle only)")
     print()
-    for label, check, q1, q3, call, best, best_call in validation_cost(2000, 4 * ARGS.rounds + 1):
+    for label, check, q1, q3, call in validation_cost(2000, 4 * ARGS.rounds + 1):
         print(f"validation of {label}, n = 2000: {check * 1e3:.2f} ms [quartiles {q1 * 1e3:.2f}–"
-              f"{q3 * 1e3:.2f}] of {call * 1e3:.1f} ms ({check / call:.1%}); best of each "
-              f"{best * 1e3:.2f} ms of {best_call * 1e3:.1f} ms ({best / best_call:.1%})")
+              f"{q3 * 1e3:.2f}] of {call * 1e3:.1f} ms ({check / call:.1%})")
     print()
     print("float32 vs float64 gap of the structured MLP kernel:")
     print("  " + float32_gap(1024, 256, 0))
