@@ -15,7 +15,8 @@ the check alone against a plain copy is dominated by where the 32 MB copy's page
 A second ``kernel_ridge`` row takes a plain copy of all of K_train as the unchecked computation,
 the measure used before the factorization copied one triangle. The table gives the median of
 the per-round differences, their quartiles, and the share of the median unchecked call.
-``kernel_ridge`` runs 4 × ``--rounds`` rounds, ``gradient_flow_prediction`` ``--rounds``.
+``kernel_ridge`` runs 4 × ``--rounds`` rounds, ``ntk_loo_influence`` and
+``gradient_flow_prediction`` ``--rounds``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ from unittest import mock  # noqa: E402
 import torch  # noqa: E402
 
 import ntkbook  # noqa: E402
-from ntkbook import _checks, dynamics, gradient_flow_prediction, kernel_ridge  # noqa: E402
+from ntkbook import (  # noqa: E402
+    _checks,
+    dynamics,
+    gradient_flow_prediction,
+    kernel_ridge,
+    ntk_loo_influence,
+)
 
 
 def _timed(f: Callable[[], object]) -> float:
@@ -60,6 +67,7 @@ def validation_cost(n: int, rounds: int, d: int = 64, depth: int = 3
     K = ntkbook.analytic_ntk(X[:n], depth=depth)
     K_test = ntkbook.analytic_ntk(X[n:], X[:n], depth=depth)
     y = X[:n, 0].clone()
+    y_test = X[n:, 0].clone()
 
     def unchecked(name: str, replacement: Callable) -> Callable[[Callable], Callable]:
         def wrap(call: Callable) -> Callable:
@@ -82,6 +90,8 @@ def validation_cost(n: int, rounds: int, d: int = 64, depth: int = 3
          unchecked("symmetric_finite_upper_copy", upper_copy), 4 * rounds),
         ("kernel_ridge, against a full copy", lambda: kernel_ridge(K, K_test, y, 1e-3),
          unchecked("symmetric_finite_upper_copy", lambda K, name: K.clone()), 4 * rounds),
+        ("ntk_loo_influence", lambda: ntk_loo_influence(K, K_test, y, y_test, 1e-3),
+         unchecked("symmetric_finite_upper_copy", upper_copy), rounds),
         ("gradient_flow_prediction", lambda: gradient_flow_prediction(K, K_test, y, 1.0),
          unchecked("symmetric_finite", lambda K, name: None), rounds),
     )
