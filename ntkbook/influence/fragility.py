@@ -18,7 +18,7 @@ eq. 2, the regularizer of chapters 8–9.
   object the influence function linearizes), with the one-Newton-step estimate that uses the
   leave-one-out Hessian H₋ᵢ(ŵ) and how far each removal moves the weights;
 * :func:`cold_start_retraining` — leave-one-out retraining from the initialization, the
-  "ground truth" of practice, whose own noise sets the ceiling of any estimate;
+  "ground truth" of practice, whose own noise any comparison with it must be read against;
 * :func:`curvature` — the spectrum of H at the trained weights and its split into the
   Gauss–Newton part JᵀΛJ + λI and the network's own curvature Σ_i ℓ'_i ∇²f_i;
 * :func:`agreement` — Pearson and Spearman correlation on the most influential points;
@@ -706,8 +706,10 @@ def cold_start_retraining(
     of point i is ℓ_t(w₋ᵢ) − ℓ_t(w_full). For a strictly convex objective this equals
     :func:`warm_start_retraining`; for a network the two refits may end in different minima, and
     the difference then measures the optimizer as much as the data point. Calling it with
-    initializations of different seeds gives several "truths"; their agreement is the ceiling of
-    any estimate of them.
+    initializations of different seeds gives several "truths"; their agreement measures that
+    noise. It is not a bound on an estimate's agreement with one of them: with each truth a common
+    signal plus independent noise, an estimate of the signal can agree with one truth up to about
+    the square root of the truths' agreement with each other.
 
     Args:
         model: scalar-output module at its initialization (not changed).
