@@ -891,7 +891,9 @@ def nn_loo_influence(
         out = torch.empty(X_test.shape[0], len(indices), dtype=W0.dtype, device=W0.device)
         loop = indices
         if progress:
-            from tqdm.auto import tqdm
+            # the text bar, not tqdm.auto's widget: a widget's output needs scripts from a CDN to
+            # display, and the book is read offline
+            from tqdm import tqdm
 
             loop = tqdm(indices, desc=f"retraining without each point (m = {model.m})",
                         leave=False)
