@@ -14,9 +14,10 @@ eq. 2, the regularizer of chapters 8–9.
   Hessian until ‖∇L‖ ≤ tol, so that the influence theorem's hypothesis ∇L(ŵ) = 0 holds to
   rounding;
 * :func:`first_order_influence` — Koh & Liang's estimate ∇ℓ_tᵀ(H + μI)⁻¹∇ℓ_i from that Hessian;
-* :func:`warm_start_retraining` — the leave-one-out minimizer reached by descent from ŵ (the
-  object the influence function linearizes), with the one-Newton-step estimate that uses the
-  leave-one-out Hessian H₋ᵢ(ŵ) and how far each removal moves the weights;
+* :func:`warm_start_retraining` — the leave-one-out stationary point reached by descent from ŵ
+  (the object the influence function linearizes, where the path of minimizers reaches the
+  removal), with the one-Newton-step estimate that uses the leave-one-out Hessian H₋ᵢ(ŵ) and how
+  far each removal moves the weights;
 * :func:`cold_start_retraining` — leave-one-out retraining from the initialization, the
   "ground truth" of practice, whose own noise any comparison with it must be read against;
 * :func:`curvature` — the spectrum of H at the trained weights and its split into the
