@@ -63,6 +63,61 @@ def test_a_minimizer_on_the_kink_is_found_exactly():
     assert float(fit.objective[-1]) == pytest.approx(0.625, abs=1e-14)
 
 
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_a_region_with_dependent_kinks_is_solved_as_the_full_kkt_system(duplicate):
+    # Neuron 0 holds kinks at three inputs in d = 2 (or at one input twice over, a duplicated
+    # training point): the constraints x_iᵀw_0 = 0 are dependent and E = CCᵀ is singular. The
+    # region's minimizer is still unique; the oracle is a least-squares solve of the primal
+    # KKT system min ½‖J_S w − y‖² + ½λ‖w − w(0)‖² s.t. C w = 0, built entry by entry.
+    from ntkbook.influence import wide
+
+    n, d, m, ridge = 7, 2, 4, 0.5
+    X = ntkbook.data.sphere(n, d, seed=3)
+    if duplicate:
+        X[1] = X[0]
+    y = torch.linspace(-1, 1, n, dtype=torch.float64)
+    net = ntkbook.TwoLayerReLU(d, m, seed=4)
+    problem = wide._Problem(X, y, net.W.detach(), net.a.detach(), ridge)
+    reference = wide._Reference(problem, problem.W0)
+    kink = torch.zeros(n, m, dtype=torch.bool)
+    kink[[0, 1, 2], 0] = True                  # dependent: three inputs in d = 2, or a repeat
+    kink[3, 1] = True                          # a lone kink
+    kink[[4, 5], 2] = True                     # two independent kinks
+    active = reference.positive & ~kink
+    state = wide._State.create(problem, reference, active, kink)
+    beta, rows, cols, gamma, _, distance2 = wide._solve_state(problem, state)
+    W = problem.weights(beta, state.Sf, rows, cols, gamma)
+
+    J = torch.zeros(n, m * d, dtype=torch.float64)
+    for i in range(n):
+        for r in range(m):
+            if active[i, r]:
+                J[i, r * d:(r + 1) * d] = net.a[r] / m**0.5 * X[i]
+    C = torch.zeros(int(kink.sum()), m * d, dtype=torch.float64)
+    for k, (i, r) in enumerate(kink.nonzero().tolist()):
+        C[k, r * d:(r + 1) * d] = X[i]
+    w0 = problem.W0.reshape(-1)
+    top = torch.cat([J.T @ J + ridge * torch.eye(m * d, dtype=torch.float64), C.T], 1)
+    bottom = torch.cat([C, torch.zeros(C.shape[0], C.shape[0], dtype=torch.float64)], 1)
+    rhs = torch.cat([J.T @ y + ridge * w0, torch.zeros(C.shape[0], dtype=torch.float64)])
+    expected = torch.linalg.lstsq(torch.cat([top, bottom]), rhs[:, None],
+                                  driver="gelsd").solution[:m * d, 0].reshape(m, d)
+    assert torch.allclose(W, expected, rtol=0, atol=1e-12)
+    assert float((X @ W.T)[kink].abs().max()) < 1e-14
+    assert distance2 == pytest.approx(float(((W - problem.W0) ** 2).sum()), rel=1e-12)
+
+
+def test_a_small_initialization_with_many_kinks_trains_in_bounded_time():
+    # At kappa = 0.1 the first Newton steps cross so many pre-activations that neurons hold
+    # more kinks than the 3 input directions: every region has dependent kinks.
+    X = ntkbook.data.sphere(40, 3, seed=5)
+    y = torch.sign(X[:, 0])
+    net = ntkbook.TwoLayerReLU(3, 300, kappa=0.1, seed=5)
+    fit = train_regularized(net, X, y, 1.0)
+    assert fit.status in ("exact", "stalled", "stationary")
+    assert float(fit.objective[-1]) < float(fit.objective[0])
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_fit_is_a_local_minimum_along_random_directions(seed):
     X, y, _, _ = small_problem(n=15, d=5, m=400, seed=seed)

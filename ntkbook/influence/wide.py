@@ -310,19 +310,12 @@ def _solve_state(problem: _Problem, state: _State):
             B[excluded] = 0.0
         rhs2 = -problem.Z0[rows, cols]
         solved = _solve_kink_blocks(problem.gram, rows, cols, torch.cat([B.T, rhs2[:, None]], 1))
-        if solved is None:  # dependent kinks: more on one neuron than it has directions
-            E = problem.gram[rows][:, rows] * (cols[:, None] == cols[None, :])
-            system = torch.cat([torch.cat([M, B], 1), torch.cat([B.T, E], 1)], 0)
-            solution = torch.linalg.lstsq(system, torch.cat([rhs, rhs2])[:, None],
-                                          driver="gelsd").solution[:, 0]
-            beta, gamma = solution[:problem.n], solution[problem.n:]
-        else:
-            Einv_Bt, Einv_r2 = solved[:, :-1], solved[:, -1]
-            chol, info = torch.linalg.cholesky_ex(M - B @ Einv_Bt)
-            if int(info) != 0:
-                raise ValueError("the regularized Gram is not positive definite; is ridge > 0?")
-            beta = torch.cholesky_solve((rhs - B @ Einv_r2)[:, None], chol)[:, 0]
-            gamma = Einv_r2 - Einv_Bt @ beta
+        Einv_Bt, Einv_r2 = solved[:, :-1], solved[:, -1]
+        chol, info = torch.linalg.cholesky_ex(M - B @ Einv_Bt)
+        if int(info) != 0:
+            raise ValueError("the regularized Gram is not positive definite; is ridge > 0?")
+        beta = torch.cholesky_solve((rhs - B @ Einv_r2)[:, None], chol)[:, 0]
+        gamma = Einv_r2 - Einv_Bt @ beta
     else:
         chol, info = torch.linalg.cholesky_ex(M)
         if int(info) != 0:
@@ -338,45 +331,44 @@ def _solve_state(problem: _Problem, state: _State):
 
 
 def _solve_kink_blocks(gram: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                       R: torch.Tensor) -> torch.Tensor | None:
-    """E⁻¹R for E = C Cᵀ (E_kl = x_kᵀx_l for two kinks of one neuron, 0 across neurons);
-    ``None`` if E is singular. A kink alone on its neuron is a 1 × 1 block."""
-    lone = torch.bincount(cols)[cols] == 1
+                       R: torch.Tensor) -> torch.Tensor:
+    """E⁺R for E = C Cᵀ (E_kl = x_kᵀx_l for two kinks of one neuron, 0 across neurons), block
+    by block, for kinks sorted by neuron (``cols``).
+
+    The blocks of one size are solved in one batch, without padding: a neuron with many kinks
+    costs its own block, not one of that size for every neuron. A block is singular when its
+    neuron holds kinks at linearly dependent inputs (more kinks than the inputs span, or one
+    input twice). The constraints are then redundant but consistent, and the KKT system of
+    :func:`_solve_state` still has a unique β and a unique W, with γ determined up to the null
+    space of Cᵀ: E's pseudo-inverse gives its γ of least norm, as a least-squares solve of the
+    whole (n + k) × (n + k) system would.
+    """
     out = torch.empty_like(R)
-    out[lone] = R[lone] / gram[rows[lone], rows[lone]][:, None]
-    shared = (~lone).nonzero().reshape(-1)       # sorted by neuron (the caller sorts by cols)
-    if shared.numel():
-        # the blocks of neurons with several kinks, padded with the identity to one size and
-        # factorized in one batch
-        c = cols[shared]
-        _, sizes = torch.unique_consecutive(c, return_counts=True)
-        group = torch.repeat_interleave(torch.arange(sizes.numel(), device=c.device), sizes)
-        slot = torch.arange(c.numel(), device=c.device) - (torch.cumsum(sizes, 0) - sizes)[group]
-        width = int(sizes.max())
-        blocks = torch.eye(width, dtype=R.dtype, device=R.device).repeat(sizes.numel(), 1, 1)
-        r = rows[shared]
-        same = group[:, None] == group[None, :]
-        pairs = same.nonzero(as_tuple=True) if c.numel() <= 4096 else _pairs_in_groups(group)
-        blocks[group[pairs[0]], slot[pairs[0]], slot[pairs[1]]] = gram[r[pairs[0]], r[pairs[1]]]
+    _, neuron, counts = torch.unique_consecutive(cols, return_inverse=True, return_counts=True)
+    size = counts[neuron]
+    for s in torch.unique(size).tolist():
+        # the kinks of the neurons with s kinks, neuron by neuron (cols is sorted)
+        members = (size == s).nonzero().reshape(-1)
+        r = rows[members].reshape(-1, s)
+        blocks = gram[r[:, :, None], r[:, None, :]]
+        rhs = R[members].reshape(r.shape[0], s, R.shape[1])
         chol, info = torch.linalg.cholesky_ex(blocks)
-        if bool((info != 0).any()):
-            return None
-        padded = R.new_zeros(sizes.numel(), width, R.shape[1])
-        padded[group, slot] = R[shared]
-        out[shared] = torch.cholesky_solve(padded, chol)[group, slot]
+        singular = info != 0
+        if bool(singular.any()):
+            solution = torch.empty_like(rhs)
+            regular = ~singular
+            solution[regular] = torch.cholesky_solve(rhs[regular], chol[regular])
+            # pseudo-inverse by eigendecomposition, with lstsq's default cutoff eps·size
+            # relative to the block's trace (which bounds its largest eigenvalue)
+            values, vectors = torch.linalg.eigh(blocks[singular])
+            trace = values.sum(-1, keepdim=True).clamp_min(0.0)
+            cutoff = s * torch.finfo(R.dtype).eps * trace
+            inverse = torch.where(values > cutoff, 1.0 / values.clamp_min(cutoff), 0.0)
+            solution[singular] = vectors @ (inverse[..., None] * (vectors.mT @ rhs[singular]))
+        else:
+            solution = torch.cholesky_solve(rhs, chol)
+        out[members] = solution.reshape(-1, R.shape[1])
     return out
-
-
-def _pairs_in_groups(group: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """All (k, l) with group[k] == group[l], for a sorted ``group``, without a k × k matrix."""
-    _, sizes = torch.unique_consecutive(group, return_counts=True)
-    starts = torch.cumsum(sizes, 0) - sizes
-    left, right = [], []
-    for start, size in zip(starts.tolist(), sizes.tolist()):
-        members = torch.arange(start, start + size, device=group.device)
-        left.append(members.repeat_interleave(size))
-        right.append(members.repeat(size))
-    return torch.cat(left), torch.cat(right)
 
 
 def _candidates(problem: _Problem, reference: _Reference, state: _State,
