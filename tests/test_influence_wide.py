@@ -107,9 +107,9 @@ def test_a_region_with_dependent_kinks_is_solved_as_the_full_kkt_system(duplicat
     assert distance2 == pytest.approx(float(((W - problem.W0) ** 2).sum()), rel=1e-12)
 
 
-def test_a_small_initialization_with_many_kinks_trains_in_bounded_time():
-    # At kappa = 0.1 the first Newton steps cross so many pre-activations that neurons hold
-    # more kinks than the 3 input directions: every region has dependent kinks.
+def test_a_small_initialization_with_dependent_kinks_trains_to_a_stop():
+    # At kappa = 0.1 the first Newton steps cross so many pre-activations that some neurons
+    # hold more kinks than the 3 input directions span: E = CCᵀ is singular in those regions.
     X = ntkbook.data.sphere(40, 3, seed=5)
     y = torch.sign(X[:, 0])
     net = ntkbook.TwoLayerReLU(3, 300, kappa=0.1, seed=5)
