@@ -616,7 +616,7 @@ def warm_start_retraining(
     tol: float = 1e-8,
     max_iter: int = 1000,
 ) -> Retraining:
-    """Leave-one-out minimizers reached by descent from the trained weights ŵ.
+    """Leave-one-out stationary points reached by descent from the trained weights ŵ.
 
     For each removed point i, L₋ᵢ = L − ℓ_i is minimized from ŵ to ‖∇L₋ᵢ‖ ≤ ``tol`` by L-BFGS
     with the metric M = H₋ᵢ(ŵ) = H − ∇²ℓ_i(ŵ) (plus the least damping that makes it positive
@@ -627,9 +627,12 @@ def warm_start_retraining(
     from ε = 0 to ε = −1 (chapter 7, Theorem 7.1), when that curve exists. It is what chapter
     7's :func:`~ntkbook.influence.leave_one_out_retraining` computes for a convex objective,
     made robust to non-convex ones: where H₋ᵢ(ŵ) is not positive definite the descent may leave
-    the basin of ŵ (``convex_start`` records where). The default ``tol`` = 1e-8 changed the
-    influences of chapter 10's networks by less than 1e-6 of their largest value against
-    1e-10.
+    the basin of ŵ (``convex_start`` records where). The end point is certified stationary, not
+    a minimum: descent can stop at a saddle point, even from a positive definite H₋ᵢ(ŵ) — for
+    example where weight decay has switched hidden units off (their weights ≈ 0, so the gradient
+    on them is ≈ 0 too), which descent does not switch back on (chapter 10). The default
+    ``tol`` = 1e-8 changed the influences of chapter 10's networks by less than 1e-6 of their
+    largest value against 1e-10.
 
     Args:
         model: scalar-output module at a minimizer of the full objective (see :func:`minimize`;
