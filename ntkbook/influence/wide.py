@@ -346,7 +346,12 @@ def _solve_kink_blocks(gram: torch.Tensor, rows: torch.Tensor, cols: torch.Tenso
     out = torch.empty_like(R)
     _, neuron, counts = torch.unique_consecutive(cols, return_inverse=True, return_counts=True)
     size = counts[neuron]
-    for s in torch.unique(size).tolist():
+    lone = size == 1
+    if bool(lone.any()):
+        # 1 × 1 blocks ‖x_k‖²; a zero input makes its constraint 0 = 0, with pseudo-inverse 0
+        norms = gram[rows[lone], rows[lone]][:, None]
+        out[lone] = torch.where(norms > 0, R[lone] / norms.where(norms > 0, 1.0), 0.0)
+    for s in torch.unique(size[~lone]).tolist():
         # the kinks of the neurons with s kinks, neuron by neuron (cols is sorted)
         members = (size == s).nonzero().reshape(-1)
         r = rows[members].reshape(-1, s)
