@@ -5,11 +5,16 @@ Run from the repository root, in the benchmark's own environment (neural-tangent
 
     python -m venv benchmarks/.venv-nt && . benchmarks/.venv-nt/bin/activate
     pip install -r benchmarks/requirements-nt.txt
-    python benchmarks/versus_neural_tangents.py                # 7 rounds, one thread each
+    python benchmarks/versus_neural_tangents.py                # 7 rounds, pinned to one core
     python benchmarks/versus_neural_tangents.py --rounds 3 --quick
 
-Both libraries get the same inputs in one process and the same number of threads
-(``torch.set_num_threads`` and XLA's intra-op pool). Every workload is warmed up (JAX compiles
+Both libraries get the same inputs in one process and the same number of cores: the process is
+pinned to ``--threads`` CPUs before either library starts (``os.sched_setaffinity``), and torch
+is told the same number (``torch.set_num_threads``). The pinning is what holds XLA to one core:
+jaxlib 0.4.23's CPU client sizes its thread pool by the CPUs the process may use, and its matrix
+products ran on two cores of a 2-core machine with ``--xla_cpu_multi_thread_eigen=false``. The
+table's last column gives each library's CPU time over its wall time, the number of cores it
+actually kept busy. Every workload is warmed up (JAX compiles
 on its first call), then timed in interleaved rounds — ntkbook and neural-tangents alternate,
 the order flipping every round — so that both see the same load; the ratio is formed per round
 (ntkbook time / neural-tangents time), and the table gives its median and its range over the
@@ -39,7 +44,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,6 +57,13 @@ def parse_args() -> argparse.Namespace:
 
 
 ARGS = parse_args()
+# Before torch and JAX size their thread pools: both may use the first ARGS.threads CPUs only.
+if hasattr(os, "sched_setaffinity"):
+    _allowed = sorted(os.sched_getaffinity(0))
+    if not 1 <= ARGS.threads <= len(_allowed):
+        raise SystemExit(f"--threads must be between 1 and {len(_allowed)}, the CPUs this "
+                         f"process may use; got {ARGS.threads}")
+    os.sched_setaffinity(0, _allowed[:ARGS.threads])
 # Both must be set before torch and JAX start their thread pools.
 os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
 os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen={'true' if ARGS.threads > 1 else 'false'}"
@@ -86,9 +98,23 @@ class Workload:
     float32: bool
     ours_times: list[float]
     theirs_times: list[float]
+    ours_cpu: list[float] = field(default_factory=list)  # CPU seconds of the same calls
+    theirs_cpu: list[float] = field(default_factory=list)
     agreement: float = float("nan")
     reference: Callable[[], object] | None = None  # the float64 result, for float32 rows
     vs_float64: str = "—"
+
+
+def processor() -> str:
+    """The CPU's model name (Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def block(x):
@@ -97,14 +123,15 @@ def block(x):
     return jax.block_until_ready(x)
 
 
-def timed(fn: Callable, float32: bool) -> float:
-    start = time.perf_counter()
+def timed(fn: Callable, float32: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process) of one call."""
+    cpu, start = time.process_time(), time.perf_counter()
     if float32:
         with disable_x64():
             block(fn())
     else:
         block(fn())
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def relative(ours: torch.Tensor, theirs) -> float:
@@ -307,9 +334,11 @@ def main() -> None:
     for r in range(ARGS.rounds):
         for w in workloads:
             first, second = (w.ours, w.theirs) if r % 2 == 0 else (w.theirs, w.ours)
-            t1, t2 = timed(first, w.float32), timed(second, w.float32)
+            (t1, c1), (t2, c2) = timed(first, w.float32), timed(second, w.float32)
             w.ours_times.append(t1 if r % 2 == 0 else t2)
             w.theirs_times.append(t2 if r % 2 == 0 else t1)
+            w.ours_cpu.append(c1 if r % 2 == 0 else c2)
+            w.theirs_cpu.append(c2 if r % 2 == 0 else c1)
         copy_rates.append(copy_bandwidth(torch.float64, 1 << 25))
         start = time.perf_counter()
         analytic_kernels(X, depth=DEPTH)
@@ -318,19 +347,22 @@ def main() -> None:
 
     print(f"# ntkbook {ntkbook.__version__} (torch {torch.__version__}) vs neural-tangents "
           f"(JAX {jax.__version__}), {datetime.date.today().isoformat()}")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{ARGS.threads} thread(s) per library, {ARGS.rounds} interleaved rounds; "
+    print(f"# {processor()}, {os.cpu_count()} CPUs, "
+          f"pinned to {ARGS.threads} of them, {ARGS.rounds} interleaved rounds; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print(f"# inputs on the unit sphere in d = {D}, depth {DEPTH}")
     print()
     print("| workload | ntkbook (s) | neural-tangents (s) | ratio, median [range] "
-          "| agreement | float32 vs float64: ntkbook / neural-tangents |")
-    print("|---|---|---|---|---|---|")
+          "| agreement | float32 vs float64: ntkbook / neural-tangents "
+          "| cores busy: ntkbook / neural-tangents |")
+    print("|---|---|---|---|---|---|---|")
     for w in workloads:
         ratios = [a / b for a, b in zip(w.ours_times, w.theirs_times)]
+        busy = (sum(w.ours_cpu) / sum(w.ours_times), sum(w.theirs_cpu) / sum(w.theirs_times))
         print(f"| {w.label} | {statistics.median(w.ours_times):.4f} | "
               f"{statistics.median(w.theirs_times):.4f} | {statistics.median(ratios):.2f} "
-              f"[{min(ratios):.2f}–{max(ratios):.2f}] | {w.agreement:.1e} | {w.vs_float64} |")
+              f"[{min(ratios):.2f}–{max(ratios):.2f}] | {w.agreement:.1e} | {w.vs_float64} "
+              f"| {busy[0]:.2f} / {busy[1]:.2f} |")
     print()
 
     copy_rate = statistics.median(copy_rates)
