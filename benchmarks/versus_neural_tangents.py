@@ -64,10 +64,10 @@ if hasattr(os, "sched_setaffinity"):
         raise SystemExit(f"--threads must be between 1 and {len(_allowed)}, the CPUs this "
                          f"process may use; got {ARGS.threads}")
     os.sched_setaffinity(0, _allowed[:ARGS.threads])
-# Both must be set before torch and JAX start their thread pools.
+# Both must be set before torch and JAX start their thread pools (OpenBLAS, which SciPy's and so
+# JAX's LAPACK calls use, reads OMP_NUM_THREADS).
 os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
-os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen={'true' if ARGS.threads > 1 else 'false'}"
-                           f" intra_op_parallelism_threads={ARGS.threads}")
+os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if ARGS.threads > 1 else 'false'}"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import jax  # noqa: E402
