@@ -177,6 +177,7 @@ def psd_tolerance(dtype: torch.dtype, n: int) -> float:
 
 def psd_eigenvalues(eigenvalues: torch.Tensor, name: str) -> None:
     """Raise unless ``eigenvalues`` (ascending) are those of a positive semi-definite matrix."""
+    eigenvalues = eigenvalues.detach()
     scale = float(eigenvalues.abs().max()) if eigenvalues.numel() else 0.0
     least = float(eigenvalues[0]) if eigenvalues.numel() else 0.0
     if least < -psd_tolerance(eigenvalues.dtype, eigenvalues.shape[-1]) * scale:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _lapack
 from ._checks import (
     as_matrix,
     as_vector,
@@ -254,7 +255,7 @@ def _targets(y: torch.Tensor, n: int, name: str = "y_train") -> torch.Tensor:
 def _cholesky(K: torch.Tensor, ridge: float) -> torch.Tensor:
     """Cholesky factor of K + ridge·I, or a ValueError that says why there is none.
 
-    The factor is the lower triangle of the returned matrix; torch zeroes the rest.
+    The factor is the lower triangle of the returned matrix, with zeros above its diagonal.
     """
     # K is symmetric (checked while its upper triangle is copied), and the upper triangle of the
     # row-major copy is the lower triangle of K + ridge·I in the column-major layout LAPACK
@@ -262,9 +263,13 @@ def _cholesky(K: torch.Tensor, ridge: float) -> torch.Tensor:
     A = symmetric_finite_upper_copy(K, "K_train")
     A.diagonal().add_(ridge)
     chol = A.T
-    info = torch.empty((), dtype=torch.int32, device=K.device)
-    torch.linalg.cholesky_ex(chol, out=(chol, info))
-    if int(info) != 0:
+    if _lapack.applies(K):
+        info = _lapack.cholesky_in_place(A)
+    else:
+        info_tensor = torch.empty((), dtype=torch.int32, device=K.device)
+        torch.linalg.cholesky_ex(chol, out=(chol, info_tensor))
+        info = int(info_tensor)
+    if info != 0:
         if ridge == 0:
             raise ValueError(
                 "K_train is singular or not positive definite; use ridge > 0 "
@@ -281,7 +286,8 @@ def _cholesky(K: torch.Tensor, ridge: float) -> torch.Tensor:
     return chol
 
 
-def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spectral_filter):
+def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spectral_filter,
+                         times):
     K_train, K_test_train = kernel_pair_shapes(K_train, K_test_train)
     n = K_train.shape[0]
     y_train = as_vector(y_train, "y_train", n)
@@ -290,13 +296,20 @@ def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spec
     f0_train = zero_train if f0_train is None else as_vector(f0_train, "f0_train", n)
     f0_test = zero_test if f0_test is None else as_vector(
         f0_test, "f0_test", K_test_train.shape[0])
-    symmetric_finite(K_train, "K_train")
-    lam, V = torch.linalg.eigh(K_train)
-    psd_eigenvalues(lam, "K_train")
-    lam = lam.clamp_min(0.0)
-    g = spectral_filter(lam)  # g(λ) = (1 − decay(λ)) / λ, continuous at λ = 0
-    b = V.T @ (y_train - f0_train)
-    coef = V @ (g * b[None, :]).T  # (n, number of times)
+    residual = y_train - f0_train
+    # g(λ) = (1 − decay(λ)) / λ, continuous at λ = 0; coef (n, number of times) = g(K) residual
+    if _lapack.applies(K_train) and not (torch.is_grad_enabled() and (
+            K_train.requires_grad or residual.requires_grad or times.requires_grad)):
+        # The tridiagonal route of _lapack: no eigenvector of K is formed (book/performance.md)
+        eigen = _lapack.SymmetricEigen(symmetric_finite_upper_copy(K_train, "K_train"))
+        psd_eigenvalues(torch.from_numpy(eigen.eigenvalues).to(K_train.dtype), "K_train")
+        coef = eigen.apply(residual, spectral_filter).to(K_train.dtype)
+    else:  # other devices and dtypes, and autograd through K_train, the targets or the times
+        symmetric_finite(K_train, "K_train")
+        lam, V = torch.linalg.eigh(K_train)
+        psd_eigenvalues(lam, "K_train")
+        g = spectral_filter(lam.clamp_min(0.0))
+        coef = V @ (g * (V.T @ residual)[None, :]).T
     out = f0_test[:, None] + K_test_train @ coef
     # A NaN or inf of K_test_train reaches the output; so does an overflow, which the callers
     # explain (gradient descent with too large a step).
@@ -342,7 +355,8 @@ def gradient_flow_prediction(
         safe = torch.where(lam > 0, lam, torch.ones_like(lam))
         return torch.where(lam > 0, -torch.expm1(-lt) / safe, times[:, None].expand_as(lt))
 
-    out = _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spectral_filter)
+    out = _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spectral_filter,
+                               times)
     return out[0] if scalar else out
 
 
@@ -385,7 +399,8 @@ def gradient_descent_prediction(
         safe = torch.where(lam > 0, lam, torch.ones_like(lam))
         return torch.where(lam > 0, (1 - decay) / safe, (lr * ks)[:, None].expand_as(decay))
 
-    out = _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spectral_filter)
+    out = _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spectral_filter,
+                               ks)
     if not torch.isfinite(out).all():
         lam_max = float(torch.linalg.eigvalsh(K_train)[-1])
         raise ValueError(f"the predictions overflow: lr * lambda_max = {lr * lam_max:.4g} > 2, so "

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import _lapack
 from .._checks import (
     as_matrix,
     as_vector,
@@ -53,8 +54,10 @@ def _kernel_problem(K_train, K_test_train, y_train, y_test, ridge):
                                                             y_test)
     n = K_train.shape[0]
     chol = _cholesky(K_train, ridge)
-    # (K + λI)⁻¹ as a solve against I: same result as cholesky_inverse, steadier speed.
-    G = torch.cholesky_solve(torch.eye(n, dtype=K_train.dtype, device=K_train.device), chol)
+    if _lapack.applies(chol):  # LAPACK's potri: a third of the flops of the solve below
+        G = _lapack.inverse_from_cholesky_in_place(chol)
+    else:  # (K + λI)⁻¹ as a solve against I: same result as cholesky_inverse, steadier speed
+        G = torch.cholesky_solve(torch.eye(n, dtype=K_train.dtype, device=K_train.device), chol)
     return K_train, K_test_train, y_train, y_test, ridge, G, G @ y_train
 
 

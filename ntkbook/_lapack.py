@@ -1,0 +1,145 @@
+"""The two dense factorizations of the closed forms, through SciPy's LAPACK on the CPU.
+
+torch's CPU build links MKL, whose LAPACK ran a 2000 × 2000 Cholesky factorization in 1.7× the
+time of SciPy's OpenBLAS on an AMD EPYC, and does more work than a spectral filter needs:
+``torch.linalg.eigh`` forms every eigenvector of K, but f(K) r = H S f(Λ) Sᵀ Hᵀ r only needs the
+Householder reflectors H of K's tridiagonal reduction K = H T Hᵀ and the eigenvectors S of T,
+applied to vectors (book/performance.md). Both routines take the upper-triangle copy that
+:func:`ntkbook._checks.symmetric_finite_upper_copy` makes, whose transpose is the column-major
+lower triangle LAPACK works on in place, and run with as many BLAS threads as torch
+(``torch.get_num_threads()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.linalg
+import torch
+from scipy.linalg import lapack
+from threadpoolctl import ThreadpoolController
+
+_PREFIX = {torch.float32: "s", torch.float64: "d"}
+_controller: ThreadpoolController | None = None
+
+
+def applies(K: torch.Tensor) -> bool:
+    """Whether K is a CPU tensor of a dtype LAPACK factors (float32 or float64)."""
+    return K.device.type == "cpu" and K.dtype in _PREFIX
+
+
+def _threads():
+    """Hold SciPy's and numpy's BLAS to torch's thread count for the duration of a call."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=torch.get_num_threads(), user_api="blas")
+
+
+def _routine(name: str, dtype: torch.dtype):
+    return getattr(lapack, _PREFIX[dtype] + name)
+
+
+def _column_major(A: torch.Tensor) -> np.ndarray:
+    """The Fortran-ordered view of a row-major square copy (its upper triangle is the lower one)."""
+    a = A.numpy().T
+    if not a.flags.f_contiguous:
+        raise RuntimeError("expected a contiguous row-major copy")
+    return a
+
+
+def cholesky_in_place(A: torch.Tensor) -> int:
+    """Factor the matrix whose upper triangle A holds, in place: afterwards ``A.T`` is the lower
+    Cholesky factor L (with zeros above its diagonal). Returns LAPACK's info: 0 on success, k > 0
+    when the leading k × k minor is not positive definite.
+    """
+    a = _column_major(A)
+    with _threads():
+        c, info = _routine("potrf", A.dtype)(a, lower=1, clean=1, overwrite_a=1)
+    if int(info) < 0:
+        raise RuntimeError(f"potrf rejected argument {-int(info)}")
+    if not np.shares_memory(c, a):  # f2py copied instead of working in place
+        a[...] = c
+    return int(info)
+
+
+def inverse_from_cholesky_in_place(chol: torch.Tensor) -> torch.Tensor:
+    """(L Lᵀ)⁻¹ from the factor that :func:`cholesky_in_place` leaves (``chol`` = ``A.T``, whose
+    storage it overwrites): LAPACK's potri, n³·2/3 flops for one triangle of the inverse,
+    against 2n³ for solving against the identity, then mirrored into a full symmetric matrix.
+    """
+    c = chol.numpy()
+    if not c.flags.f_contiguous:
+        raise RuntimeError("expected the column-major factor of cholesky_in_place")
+    with _threads():
+        inverse, info = _routine("potri", chol.dtype)(c, lower=1, overwrite_c=1)
+    if int(info) != 0:
+        raise RuntimeError(f"potri failed (info {int(info)})")
+    W = torch.from_numpy(inverse)
+    return W.tril() + W.tril(-1).T
+
+
+class SymmetricEigen:
+    """K = H S Λ Sᵀ Hᵀ from the upper-triangle copy A (destroyed): H is held as LAPACK's
+    reflectors, the eigenvalues Λ (ascending) and the eigenvectors S of the tridiagonal T = Hᵀ K H
+    as float64 arrays.
+
+    The tridiagonal problem is solved in float64 whatever K's dtype: single-precision MRRR
+    (``sstemr``) returned eigenvectors orthogonal only to 3·10⁻² at n = 2000, which made float32
+    predictions 6× less accurate than ``torch.linalg.eigh``'s; in float64 they are orthogonal to
+    5·10⁻¹², and the float32 result is then more accurate than eigh's (book/performance.md).
+    """
+
+    def __init__(self, A: torch.Tensor) -> None:
+        n = A.shape[0]
+        self.n, self.dtype = n, A.dtype
+        a = _column_major(A)
+        with _threads():
+            lwork, info = _routine("sytrd_lwork", A.dtype)(n, lower=1)
+            if int(info) != 0:
+                raise RuntimeError(f"sytrd's workspace query failed (info {int(info)})")
+            c, d, e, tau, info = _routine("sytrd", A.dtype)(
+                a, lower=1, lwork=max(1, int(lwork)), overwrite_a=1)
+            if int(info) != 0:
+                raise RuntimeError(f"sytrd rejected argument {-int(info)}")
+            if n == 1:
+                self.eigenvalues, self.vectors = d.astype(np.float64), np.ones((1, 1))
+            else:
+                self.eigenvalues, self.vectors = scipy.linalg.eigh_tridiagonal(
+                    d.astype(np.float64), e.astype(np.float64), lapack_driver="stemr",
+                    check_finite=False)
+        # Reflector i (i = 1, …, n−1) is zero in rows 1…i, one in row i+1 and c[i+1:, i−1] below:
+        # those of a QR factorization of the trailing (n−1) × (n−1) block, which ormqr applies.
+        self._reflectors = np.asfortranarray(c[1:, :-1])
+        self._tau = tau
+
+    def _reflect(self, R: np.ndarray, trans: str) -> np.ndarray:
+        """Hᵀ R (trans 'T') or H R (trans 'N') for R of shape (n, m) in K's dtype."""
+        out = np.array(R, order="F")
+        if self.n > 1:  # the reflectors leave row 1 alone
+            ormqr = _routine("ormqr", self.dtype)
+            rows = np.array(out[1:], order="F")
+            _, work, info = ormqr("L", trans, self._reflectors, self._tau, rows, lwork=-1)
+            with _threads():
+                rows, _, info = ormqr("L", trans, self._reflectors, self._tau, rows,
+                                      lwork=max(1, int(work[0].real)), overwrite_c=1)
+            if int(info) != 0:
+                raise RuntimeError(f"ormqr rejected argument {-int(info)}")
+            out[1:] = rows
+        return out
+
+    def apply(self, r: torch.Tensor, spectral_filter: Callable[[torch.Tensor], torch.Tensor]
+              ) -> torch.Tensor:
+        """Σ_k g_j(λ_k) v_k v_kᵀ r for each row j of ``spectral_filter(λ)`` (shape (m, n), a
+        function of the float64 eigenvalues): the (n, m) matrix whose column j is g_j(K) r.
+        """
+        s = self._reflect(r.detach().numpy()[:, None], "T")[:, 0].astype(np.float64)
+        lam = torch.from_numpy(np.maximum(self.eigenvalues, 0.0))
+        g = spectral_filter(lam).detach().numpy()  # (m, n)
+        # A filter that overflows (gradient descent with too large a step) gives inf and NaN
+        # here, as in torch; the callers detect them in the predictions and say why.
+        with _threads(), np.errstate(over="ignore", invalid="ignore"):
+            coef = self.vectors @ (g * (self.vectors.T @ s)[None, :]).T
+            coef = coef.astype(np.float32 if self.dtype == torch.float32 else np.float64)
+        return torch.from_numpy(self._reflect(coef, "N"))

@@ -1,0 +1,195 @@
+"""The CPU factorizations of the closed forms (ntkbook._lapack).
+
+Oracles: the tridiagonal route of gradient_flow_prediction and gradient_descent_prediction vs
+the same formulas evaluated through torch.linalg.eigh in float64; float32 results vs that
+float64 truth; the Cholesky factor vs L Lᵀ = K + λI; derivatives taken through the eigh route
+(which autograd follows) vs their closed forms; the BLAS thread count seen inside a call vs
+torch's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from threadpoolctl import threadpool_info
+
+from ntkbook import _lapack, gradient_descent_prediction, gradient_flow_prediction, kernel_ridge
+from ntkbook.dynamics import _cholesky
+
+
+def problem(n: int, d: int, seed: int, n_test: int = 7):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g, dtype=torch.float64) / d**0.5
+    Z = torch.randn(n_test, d, generator=g, dtype=torch.float64) / d**0.5
+    # a ReLU-like kernel plus a rank-d linear part: PSD, with a spread of eigenvalues
+    K = X @ X.T + torch.exp(-torch.cdist(X, X) ** 2)
+    Kt = Z @ X.T + torch.exp(-torch.cdist(Z, X) ** 2)
+    return K, Kt, torch.randn(n, generator=g, dtype=torch.float64)
+
+
+def eigh_flow(K, Kt, y, times, f0=None, f0_test=None):
+    """(len(times), n_test) predictions of gradient flow, through torch.linalg.eigh."""
+    lam, V = torch.linalg.eigh(K)
+    lam = lam.clamp_min(0)
+    lt = times[:, None] * lam[None, :]
+    g = torch.where(lam > 0, -torch.expm1(-lt) / torch.where(lam > 0, lam, 1.0),
+                    times[:, None].expand_as(lt))
+    r = y if f0 is None else y - f0
+    out = Kt @ (V @ (g * (V.T @ r)[None, :]).T)
+    return (out if f0_test is None else f0_test[:, None] + out).T
+
+
+def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).abs().max() / b.double().abs().max())
+
+
+def test_the_cpu_route_is_the_tridiagonal_one(monkeypatch):
+    made = []
+    real = _lapack.SymmetricEigen
+
+    def spy(A):
+        made.append(A.shape)
+        return real(A)
+
+    monkeypatch.setattr(_lapack, "SymmetricEigen", spy)
+    K, Kt, y = problem(30, 4, 0)
+    gradient_flow_prediction(K, Kt, y, 1.0)
+    gradient_descent_prediction(K.float(), Kt.float(), y.float(), lr=0.1, steps=5)
+    assert made == [(30, 30), (30, 30)]
+    # autograd needs the eigh route
+    gradient_flow_prediction(K.clone().requires_grad_(), Kt, y, 1.0)
+    assert len(made) == 2
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 17, 200])
+@pytest.mark.parametrize("d", [2, 50])
+def test_float64_matches_eigh(n, d):
+    """Both routes are backward stable: each is exact for a K perturbed by O(n·ε·λ_max), which
+    moves g(λ) = (1 − e^{−tλ})/λ (|g'| ≤ t²/2, g ≈ t near 0) by t·λ_max·n·ε relative to its scale.
+    So they agree to 10·n·ε·(1 + t·λ_max) of the output's scale."""
+    K, Kt, y = problem(n, d, seed=n + d)
+    f0 = torch.randn(n, dtype=torch.float64)
+    f0_test = torch.randn(Kt.shape[0], dtype=torch.float64)
+    times = torch.tensor([0.0, 1e-3, 0.5, 3.0, 1e4], dtype=torch.float64)
+    got = gradient_flow_prediction(K, Kt, y, times, f0_train=f0, f0_test=f0_test)
+    want = eigh_flow(K, Kt, y, times, f0, f0_test)
+    growth = 1 + float(times.max()) * float(torch.linalg.eigvalsh(K)[-1])
+    assert relative(got, want) <= 10 * n * torch.finfo(torch.float64).eps * growth
+
+
+def test_float64_at_the_benchmark_size():
+    """n = 2000, the side-by-side benchmark's size: float64 results unchanged to 1e-12."""
+    K, Kt, y = problem(2000, 100, seed=3, n_test=50)
+    t = torch.tensor([1.0], dtype=torch.float64)
+    assert relative(gradient_flow_prediction(K, Kt, y, t), eigh_flow(K, Kt, y, t)) <= 1e-12
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float32_is_as_accurate_as_its_precision(seed):
+    """float32 against the float64 truth, to 10·n·ε₃₂ of the output's scale.
+
+    The tridiagonal eigenproblem is solved in float64: single-precision MRRR returned
+    eigenvectors far from orthogonal for this kind of spectrum (checked below).
+    """
+    n = 600
+    K, Kt, y = problem(n, 100, seed)
+    times = torch.tensor([0.3, 2.0], dtype=torch.float64)
+    want = eigh_flow(K, Kt, y, times)
+    got = gradient_flow_prediction(K.float(), Kt.float(), y.float(), times.float())
+    assert got.dtype == torch.float32
+    assert relative(got, want) <= 10 * n * torch.finfo(torch.float32).eps
+
+
+def test_float32_eigenvectors_of_the_tridiagonal_problem_are_orthogonal():
+    n = 600
+    K, _, _ = problem(n, 100, 0)
+    eigen = _lapack.SymmetricEigen(K.float().contiguous().clone())
+    S = eigen.vectors
+    assert S.dtype == np.float64
+    assert np.abs(S.T @ S - np.eye(n)).max() <= 10 * n * np.finfo(np.float64).eps
+    lam = torch.linalg.eigvalsh(K)
+    assert np.allclose(eigen.eigenvalues, lam.numpy(), rtol=0,
+                       atol=10 * n * float(torch.finfo(torch.float32).eps) * float(lam[-1]))
+
+
+def test_gradient_descent_steps_match_eigh():
+    n = 150
+    K, Kt, y = problem(n, 20, 5)
+    lr = 1.0 / float(torch.linalg.eigvalsh(K)[-1])
+    steps = torch.tensor([0, 1, 10, 1000])
+    got = gradient_descent_prediction(K, Kt, y, lr=lr, steps=steps)
+    lam, V = torch.linalg.eigh(K)
+    lam = lam.clamp_min(0)
+    g = (1 - (1 - lr * lam)[None, :] ** steps[:, None].double()) / lam
+    want = (Kt @ (V @ (g * (V.T @ y)[None, :]).T)).T
+    assert relative(got, want) <= 10 * n * torch.finfo(torch.float64).eps
+
+
+def test_derivatives_through_the_eigh_route():
+    """d f_t / dt = k(x)ᵀ e^{−Kt} y, and f_t is linear in y with matrix k(x)ᵀ K⁻¹(I − e^{−Kt})."""
+    n = 40
+    K, Kt, y = problem(n, 6, 7)
+    t = torch.tensor(0.8, dtype=torch.float64, requires_grad=True)
+    f = gradient_flow_prediction(K, Kt, y, t)
+    lam, V = torch.linalg.eigh(K)
+    dfdt = Kt @ (V @ (torch.exp(-0.8 * lam) * (V.T @ y)))
+    (grad_t,) = torch.autograd.grad(f.sum(), t)
+    assert torch.allclose(grad_t, dfdt.sum(), rtol=1e-10, atol=0)
+    yy = y.clone().requires_grad_()
+    jac = torch.autograd.functional.jacobian(
+        lambda v: gradient_flow_prediction(K, Kt, v, 0.8), yy)
+    lam = lam.clamp_min(0)
+    want = Kt @ V @ torch.diag(-torch.expm1(-0.8 * lam) / lam) @ V.T
+    assert torch.allclose(jac, want, rtol=0, atol=1e-10 * float(want.abs().max()))
+    A = K.clone().requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda M: gradient_flow_prediction((M + M.T) / 2, Kt, y, 0.8), (A,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cholesky_factor(dtype):
+    n, ridge = 300, 1e-2
+    K, Kt, y = problem(n, 30, 11)
+    K = K.to(dtype)
+    L = _cholesky(K, ridge)
+    assert torch.equal(L.triu(1), torch.zeros_like(L))
+    target = K.double() + ridge * torch.eye(n, dtype=torch.float64)
+    err = (L.double() @ L.double().T - target).abs().max() / target.abs().max()
+    assert float(err) <= 10 * n * torch.finfo(dtype).eps
+    want = Kt @ torch.linalg.solve(target, y)
+    got = kernel_ridge(K, Kt.to(dtype), y.to(dtype), ridge)
+    cond = float(torch.linalg.cond(target))
+    assert relative(got, want) <= 10 * n * torch.finfo(dtype).eps * cond
+
+
+def test_cholesky_reports_the_failing_minor():
+    A = torch.tensor([[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    assert _lapack.cholesky_in_place(A.clone()) == 2
+    with pytest.raises(ValueError, match="not positive definite"):
+        kernel_ridge(A, A, torch.ones(3, dtype=torch.float64), 0.0)
+
+
+def test_blas_threads_follow_torch():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with _lapack._threads():
+            inside = {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+                      if lib["user_api"] == "blas"}
+        assert inside and set(inside.values()) == {1}
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [1, 2, 150])
+def test_inverse_from_the_factor(dtype, n):
+    K, _, _ = problem(n, 30, 13)
+    ridge = 0.1
+    G = _lapack.inverse_from_cholesky_in_place(_cholesky(K.to(dtype), ridge))
+    assert G.dtype == dtype and torch.equal(G, G.T)
+    target = K + ridge * torch.eye(n, dtype=torch.float64)
+    cond = float(torch.linalg.cond(target))
+    want = torch.linalg.inv(target)
+    assert relative(G, want) <= 10 * n * torch.finfo(dtype).eps * cond
