@@ -1,10 +1,10 @@
-"""The two dense factorizations of the closed forms, through SciPy's LAPACK on the CPU.
+"""The dense factorizations of the closed forms, through SciPy's LAPACK on the CPU.
 
 torch's CPU build links MKL, whose LAPACK ran a 2000 × 2000 Cholesky factorization in 1.7× the
 time of SciPy's OpenBLAS on an AMD EPYC, and does more work than a spectral filter needs:
 ``torch.linalg.eigh`` forms every eigenvector of K, but f(K) r = H S f(Λ) Sᵀ Hᵀ r only needs the
 Householder reflectors H of K's tridiagonal reduction K = H T Hᵀ and the eigenvectors S of T,
-applied to vectors (book/performance.md). Both routines take the upper-triangle copy that
+applied to vectors (book/performance.md). The factorizations take the upper-triangle copy that
 :func:`ntkbook._checks.symmetric_finite_upper_copy` makes, whose transpose is the column-major
 lower triangle LAPACK works on in place, and run with as many BLAS threads as torch
 (``torch.get_num_threads()``).
@@ -86,9 +86,10 @@ class SymmetricEigen:
     as float64 arrays.
 
     The tridiagonal problem is solved in float64 whatever K's dtype: single-precision MRRR
-    (``sstemr``) returned eigenvectors orthogonal only to 3·10⁻² at n = 2000, which made float32
-    predictions 6× less accurate than ``torch.linalg.eigh``'s; in float64 they are orthogonal to
-    5·10⁻¹², and the float32 result is then more accurate than eigh's (book/performance.md).
+    (``sstemr``) returned eigenvectors orthogonal only to 1–3·10⁻² at n = 2000, which made float32
+    results 4–15 times less accurate than ``torch.linalg.eigh``'s; in float64 they are orthogonal
+    to within 5·10⁻¹², and the float32 result is then more accurate than eigh's
+    (book/performance.md).
     """
 
     def __init__(self, A: torch.Tensor) -> None:
@@ -134,7 +135,8 @@ class SymmetricEigen:
         """Σ_k g_j(λ_k) v_k v_kᵀ r for each row j of ``spectral_filter(λ)`` (shape (m, n), a
         function of the float64 eigenvalues): the (n, m) matrix whose column j is g_j(K) r.
         """
-        s = self._reflect(r.detach().numpy()[:, None], "T")[:, 0].astype(np.float64)
+        s = self._reflect(r.detach().to(self.dtype).numpy()[:, None], "T")[:, 0]
+        s = s.astype(np.float64)
         lam = torch.from_numpy(np.maximum(self.eigenvalues, 0.0))
         g = spectral_filter(lam).detach().numpy()  # (m, n)
         # A filter that overflows (gradient descent with too large a step) gives inf and NaN

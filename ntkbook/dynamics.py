@@ -296,14 +296,14 @@ def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spec
     f0_train = zero_train if f0_train is None else as_vector(f0_train, "f0_train", n)
     f0_test = zero_test if f0_test is None else as_vector(
         f0_test, "f0_test", K_test_train.shape[0])
-    residual = y_train - f0_train
+    residual = (y_train - f0_train).to(K_train.dtype)  # targets in the kernel's dtype
     # g(λ) = (1 − decay(λ)) / λ, continuous at λ = 0; coef (n, number of times) = g(K) residual
     if _lapack.applies(K_train) and not (torch.is_grad_enabled() and (
             K_train.requires_grad or residual.requires_grad or times.requires_grad)):
         # The tridiagonal route of _lapack: no eigenvector of K is formed (book/performance.md)
         eigen = _lapack.SymmetricEigen(symmetric_finite_upper_copy(K_train, "K_train"))
         psd_eigenvalues(torch.from_numpy(eigen.eigenvalues).to(K_train.dtype), "K_train")
-        coef = eigen.apply(residual, spectral_filter).to(K_train.dtype)
+        coef = eigen.apply(residual, spectral_filter)
     else:  # other devices and dtypes, and autograd through K_train, the targets or the times
         symmetric_finite(K_train, "K_train")
         lam, V = torch.linalg.eigh(K_train)

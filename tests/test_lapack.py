@@ -193,3 +193,17 @@ def test_inverse_from_the_factor(dtype, n):
     cond = float(torch.linalg.cond(target))
     want = torch.linalg.inv(target)
     assert relative(G, want) <= 10 * n * torch.finfo(dtype).eps * cond
+
+
+@pytest.mark.parametrize("kernel_dtype", [torch.float32, torch.float64])
+def test_targets_take_the_kernel_dtype_on_both_routes(kernel_dtype, monkeypatch):
+    K, Kt, y = problem(25, 3, 17)
+    K, Kt = K.to(kernel_dtype), Kt.to(kernel_dtype)
+    other = torch.float64 if kernel_dtype == torch.float32 else torch.float32
+    scipy_route = gradient_flow_prediction(K, Kt, y.to(other), 1.0)
+    want = gradient_flow_prediction(K, Kt, y.to(other).to(kernel_dtype), 1.0)
+    assert scipy_route.dtype == kernel_dtype and torch.equal(scipy_route, want)
+    monkeypatch.setattr(_lapack, "applies", lambda K: False)
+    torch_route = gradient_flow_prediction(K, Kt, y.to(other), 1.0)
+    assert torch_route.dtype == kernel_dtype
+    assert relative(torch_route, scipy_route) <= 10 * 25 * torch.finfo(kernel_dtype).eps
