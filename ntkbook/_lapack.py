@@ -1,7 +1,8 @@
 """The dense factorizations of the closed forms, through SciPy's LAPACK on the CPU.
 
-torch's CPU build links MKL, whose LAPACK ran a 2000 × 2000 Cholesky factorization in 1.7× the
-time of SciPy's OpenBLAS on an AMD EPYC, and does more work than a spectral filter needs:
+torch's x86 CPU build links MKL, whose LAPACK ran a 2000 × 2000 Cholesky factorization in 1.7× the
+time of SciPy's OpenBLAS on an AMD EPYC, and ``torch.linalg.eigh`` does more work than a spectral
+filter needs:
 ``torch.linalg.eigh`` forms every eigenvector of K, but f(K) r = H S f(Λ) Sᵀ Hᵀ r only needs the
 Householder reflectors H of K's tridiagonal reduction K = H T Hᵀ and the eigenvectors S of T,
 applied to vectors (book/performance.md). The factorizations take the upper-triangle copy that
@@ -19,6 +20,7 @@ import scipy.linalg
 import torch
 from scipy.linalg import lapack
 from threadpoolctl import ThreadpoolController
+from torch.autograd import forward_ad
 
 _PREFIX = {torch.float32: "s", torch.float64: "d"}
 _controller: ThreadpoolController | None = None
@@ -29,8 +31,27 @@ def applies(K: torch.Tensor) -> bool:
     return K.device.type == "cpu" and K.dtype in _PREFIX
 
 
+def differentiated(*tensors: torch.Tensor) -> bool:
+    """Whether autograd must follow any of the tensors: they require grad (with grad mode on),
+    carry a forward-mode tangent, or are wrapped by torch.func (no storage of their own)."""
+    for x in tensors:
+        if x.requires_grad and torch.is_grad_enabled():
+            return True
+        if forward_ad.unpack_dual(x).tangent is not None:
+            return True
+        try:
+            x.data_ptr()
+        except RuntimeError:
+            return True
+    return False
+
+
 def _threads():
-    """Hold SciPy's and numpy's BLAS to torch's thread count for the duration of a call."""
+    """Hold SciPy's and numpy's BLAS to torch's thread count for the duration of a call.
+
+    The limit is process-wide (threadpoolctl sets it in the libraries and restores it on exit):
+    numpy calls in other Python threads run with it meanwhile.
+    """
     global _controller
     if _controller is None:
         _controller = ThreadpoolController()
@@ -86,9 +107,9 @@ class SymmetricEigen:
     as float64 arrays.
 
     The tridiagonal problem is solved in float64 whatever K's dtype: single-precision MRRR
-    (``sstemr``) returned eigenvectors orthogonal only to 1–3·10⁻² at n = 2000, which made float32
-    results 4–15 times less accurate than ``torch.linalg.eigh``'s; in float64 they are orthogonal
-    to within 5·10⁻¹², and the float32 result is then more accurate than eigh's
+    (``sstemr``) returned eigenvectors orthogonal only to 0.9–3.2·10⁻² at n = 2000, which made
+    float32 results 4–15 times less accurate than ``torch.linalg.eigh``'s; in float64 they are
+    orthogonal to within 5·10⁻¹², and the float32 result is then more accurate than eigh's
     (book/performance.md).
     """
 
@@ -107,9 +128,13 @@ class SymmetricEigen:
             if n == 1:
                 self.eigenvalues, self.vectors = d.astype(np.float64), np.ones((1, 1))
             else:
-                self.eigenvalues, self.vectors = scipy.linalg.eigh_tridiagonal(
-                    d.astype(np.float64), e.astype(np.float64), lapack_driver="stemr",
-                    check_finite=False)
+                d, e = d.astype(np.float64), e.astype(np.float64)
+                try:
+                    self.eigenvalues, self.vectors = scipy.linalg.eigh_tridiagonal(
+                        d, e, lapack_driver="stemr", check_finite=False)
+                except np.linalg.LinAlgError:  # MRRR can fail to converge; QR iteration is slower
+                    self.eigenvalues, self.vectors = scipy.linalg.eigh_tridiagonal(
+                        d, e, lapack_driver="stev", check_finite=False)
         # Reflector i (i = 1, …, n−1) is zero in rows 1…i, one in row i+1 and c[i+1:, i−1] below:
         # those of a QR factorization of the trailing (n−1) × (n−1) block, which ormqr applies.
         self._reflectors = np.asfortranarray(c[1:, :-1])

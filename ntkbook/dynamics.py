@@ -298,13 +298,12 @@ def _spectral_prediction(K_train, K_test_train, y_train, f0_train, f0_test, spec
         f0_test, "f0_test", K_test_train.shape[0])
     residual = (y_train - f0_train).to(K_train.dtype)  # targets in the kernel's dtype
     # g(λ) = (1 − decay(λ)) / λ, continuous at λ = 0; coef (n, number of times) = g(K) residual
-    if _lapack.applies(K_train) and not (torch.is_grad_enabled() and (
-            K_train.requires_grad or residual.requires_grad or times.requires_grad)):
+    if _lapack.applies(K_train) and not _lapack.differentiated(K_train, residual, times):
         # The tridiagonal route of _lapack: no eigenvector of K is formed (book/performance.md)
         eigen = _lapack.SymmetricEigen(symmetric_finite_upper_copy(K_train, "K_train"))
         psd_eigenvalues(torch.from_numpy(eigen.eigenvalues).to(K_train.dtype), "K_train")
         coef = eigen.apply(residual, spectral_filter)
-    else:  # other devices and dtypes, and autograd through K_train, the targets or the times
+    else:  # other devices and dtypes, and autograd (either mode) through K, targets or times
         symmetric_finite(K_train, "K_train")
         lam, V = torch.linalg.eigh(K_train)
         psd_eigenvalues(lam, "K_train")
