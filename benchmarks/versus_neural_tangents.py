@@ -80,7 +80,7 @@ from neural_tangents import stax  # noqa: E402
 from validation_cost import validation_cost  # noqa: E402  (benchmarks/validation_cost.py)
 
 import ntkbook  # noqa: E402
-from ntkbook import MLP, empirical_ntk, gradient_flow_prediction, kernel_ridge  # noqa: E402
+from ntkbook import MLP, _lapack, empirical_ntk, gradient_flow_prediction, kernel_ridge  # noqa: E402
 from ntkbook.kernels import analytic_kernels, c_sigma_for  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -350,7 +350,8 @@ def main() -> None:
     print(f"# {processor()}, {os.cpu_count()} CPUs, "
           f"pinned to {ARGS.threads} of them, {ARGS.rounds} interleaved rounds; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
-    print(f"# inputs on the unit sphere in d = {D}, depth {DEPTH}")
+    print(f"# inputs on the unit sphere in d = {D}, depth {DEPTH}; the closed forms take the "
+          f"{'SciPy' if _lapack.scipy_preferred() else 'torch.linalg'} LAPACK route here")
     print()
     print("| workload | ntkbook (s) | neural-tangents (s) | ratio, median [range] "
           "| agreement | float32 vs float64: ntkbook / neural-tangents "

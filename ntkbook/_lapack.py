@@ -1,18 +1,21 @@
 """The dense factorizations of the closed forms, through SciPy's LAPACK on the CPU.
 
 torch's x86 CPU build links MKL, whose LAPACK ran a 2000 × 2000 Cholesky factorization in 1.7× the
-time of SciPy's OpenBLAS on an AMD EPYC, and ``torch.linalg.eigh`` does more work than a spectral
-filter needs:
+time of SciPy's OpenBLAS on an AMD EPYC (1.3× on a second one), and ``torch.linalg.eigh`` does
+more work than a spectral filter needs:
 ``torch.linalg.eigh`` forms every eigenvector of K, but f(K) r = H S f(Λ) Sᵀ Hᵀ r only needs the
 Householder reflectors H of K's tridiagonal reduction K = H T Hᵀ and the eigenvectors S of T,
 applied to vectors (book/performance.md). The factorizations take the upper-triangle copy that
 :func:`ntkbook._checks.symmetric_finite_upper_copy` makes, whose transpose is the column-major
 lower triangle LAPACK works on in place, and run with as many BLAS threads as torch
-(``torch.get_num_threads()``).
+(``torch.get_num_threads()``). Where torch links MKL and the CPU is Intel's, the closed forms keep
+torch's route, which was measured faster there (:func:`scipy_preferred`).
 """
 
 from __future__ import annotations
 
+import functools
+import platform
 from collections.abc import Callable
 
 import numpy as np
@@ -23,12 +26,49 @@ from threadpoolctl import ThreadpoolController
 from torch.autograd import forward_ad
 
 _PREFIX = {torch.float32: "s", torch.float64: "d"}
+_MIRROR_PANEL = 64
 _controller: ThreadpoolController | None = None
 
 
 def applies(K: torch.Tensor) -> bool:
-    """Whether K is a CPU tensor of a dtype LAPACK factors (float32 or float64)."""
-    return K.device.type == "cpu" and K.dtype in _PREFIX
+    """Whether K takes this module's route: a CPU tensor of a dtype LAPACK factors (float32 or
+    float64), on a machine where :func:`scipy_preferred` holds."""
+    return K.device.type == "cpu" and K.dtype in _PREFIX and scipy_preferred()
+
+
+def cpu_vendor(cpuinfo: str | None = None) -> str | None:
+    """The CPU's vendor string ("GenuineIntel", "AuthenticAMD", …), or None if it cannot be read:
+    from the text of /proc/cpuinfo (``cpuinfo``, read from the file when not given), else from
+    ``platform.processor()``, which names it on Windows."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as file:
+                cpuinfo = file.read(1 << 16)
+        except OSError:
+            cpuinfo = ""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "vendor_id" and value.strip():
+            return value.strip()
+    processor = platform.processor()
+    for vendor in ("GenuineIntel", "AuthenticAMD"):
+        if vendor in processor:
+            return vendor
+    return None
+
+
+@functools.cache
+def scipy_preferred() -> bool:
+    """Whether the closed forms use SciPy's LAPACK rather than torch's on this machine's CPU.
+
+    Everywhere except where torch links MKL and runs on an Intel CPU: there MKL's LAPACK ran the
+    n = 2000 ``kernel_ridge`` and ``gradient_flow_prediction`` of the performance appendix in
+    0.33 and 0.36 of the time of neural-tangents, whose factorizations are SciPy's OpenBLAS
+    (book/performance.md), so SciPy's route would be slower there. On the two AMD EPYC machines
+    measured, and where the vendor cannot be read, SciPy's route is taken. Cached for the
+    process.
+    """
+    return not (torch.backends.mkl.is_available() and cpu_vendor() == "GenuineIntel")
 
 
 def differentiated(*tensors: torch.Tensor) -> bool:
@@ -85,6 +125,22 @@ def cholesky_in_place(A: torch.Tensor) -> int:
     return int(info)
 
 
+def cholesky_solve(chol: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """(L Lᵀ)⁻¹ B for the factor that :func:`cholesky_in_place` leaves (``chol`` = ``A.T``), through
+    LAPACK's potrs, which reads the factor where it lies: ``torch.cholesky_solve`` first copies
+    it (n² entries, and the page faults of a fresh allocation). ``B`` (n × k, the factor's dtype)
+    is not modified and autograd does not follow it.
+    """
+    c = chol.numpy()
+    if not c.flags.f_contiguous:
+        raise RuntimeError("expected the column-major factor of cholesky_in_place")
+    with _threads():
+        x, info = _routine("potrs", chol.dtype)(c, B.detach().numpy(), lower=1)
+    if int(info) != 0:
+        raise RuntimeError(f"potrs rejected argument {-int(info)}")
+    return torch.from_numpy(x)
+
+
 def inverse_from_cholesky_in_place(chol: torch.Tensor) -> torch.Tensor:
     """(L Lᵀ)⁻¹ from the factor that :func:`cholesky_in_place` leaves (``chol`` = ``A.T``, whose
     storage it overwrites): LAPACK's potri, n³·2/3 flops for one triangle of the inverse,
@@ -98,7 +154,15 @@ def inverse_from_cholesky_in_place(chol: torch.Tensor) -> torch.Tensor:
     if int(info) != 0:
         raise RuntimeError(f"potri failed (info {int(info)})")
     W = torch.from_numpy(inverse)
-    return W.tril() + W.tril(-1).T
+    # Mirror the lower triangle into the upper one in place, a panel of columns at a time: no
+    # n × n temporaries (``W.tril() + W.tril(-1).T`` allocated three).
+    n = W.shape[0]
+    for c0 in range(0, n, _MIRROR_PANEL):
+        c1 = min(n, c0 + _MIRROR_PANEL)
+        square = W[c0:c1, c0:c1]
+        square.copy_(square.tril() + square.tril(-1).T)
+        W[c0:c1, c1:].copy_(W[c1:, c0:c1].T)
+    return W
 
 
 class SymmetricEigen:

@@ -235,7 +235,11 @@ def kernel_ridge(
     n = K_train.shape[0]
     Y = _targets(y_train, n)
     chol = _cholesky(K_train, ridge)
-    coef = torch.cholesky_solve(Y.to(K_train.dtype), chol)
+    Y = Y.to(K_train.dtype)
+    if _lapack.applies(K_train) and not _lapack.differentiated(Y):
+        coef = _lapack.cholesky_solve(chol, Y)
+    else:
+        coef = torch.cholesky_solve(Y, chol)
     out = K_test_train @ coef
     if not torch.isfinite(out).all():
         raise ValueError("K_test_train or y_train contains NaN or infinite entries")

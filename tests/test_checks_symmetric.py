@@ -71,11 +71,61 @@ def test_the_factorization_never_reads_the_uncopied_triangle(monkeypatch) -> Non
     assert torch.equal(results[0], results[1])
 
 
+def tolerance(K: torch.Tensor) -> float:
+    """The probe check's τ (ntkbook._checks._probe_verdict)."""
+    eps = torch.finfo(K.dtype).eps
+    return max(1e-8, 32 * K.shape[0] ** 0.5 * eps) * float(K.diagonal().abs().max())
+
+
+def test_the_probes_are_bounded_away_from_zero() -> None:
+    for n, dtype in ((1, torch.float64), (400, torch.float64), (3000, torch.float32)):
+        G = ntkbook._checks._probes(torch.zeros(n, n, dtype=dtype))
+        assert G.shape == (n, 2) and G.dtype == dtype
+        assert float(G.abs().min()) >= 0.5 and float(G.abs().max()) < 1
+        if n > 1:  # both signs occur, and magnitudes spread over [½, 1)
+            assert bool((G > 0).any()) and bool((G < 0).any()) and float(G.abs().std()) > 0.1
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_single_asymmetry_of_two_and_a_half_tolerances_is_always_found(dtype, check) -> None:
+    """Every probe weight has magnitude ≥ ½, so an isolated asymmetry δ = 2.5τ shows as at least
+    1.25τ in its row: found at every position, here all pairs (i, 399), which the checked copy
+    compares with the weights g_i of every row i."""
+    K = kernel(400, dtype=dtype)
+    delta = 2.5 * tolerance(K)
+    for i, j in [*((i, 399) for i in range(399)), *((399, i) for i in range(0, 399, 7))]:
+        bad = K.clone()
+        bad[i, j] += delta
+        with pytest.raises(ValueError, match="K must be symmetric"):
+            check(bad, "K")
+    check(K, "K")
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_rows_with_several_asymmetries_are_found(check) -> None:
+    """Three asymmetries of random signs and sizes up to δ = 1e-6·max|diag| in one row are missed
+    with probability at most (2τ/δ)² = 4e-4 each (the docstring's bound): 30 rows, all found."""
+    K = kernel(400)
+    delta = 1e-6 * float(K.diagonal().max())
+    g = torch.Generator().manual_seed(6)
+    for _ in range(30):
+        i = int(torch.randint(0, 400, (1,), generator=g))
+        columns = torch.randperm(400, generator=g)[:3]
+        columns = columns[columns != i]
+        sizes = delta * (2 * torch.rand(len(columns), generator=g, dtype=K.dtype) - 1)
+        sizes[0] = delta
+        bad = K.clone()
+        bad[i, columns] += sizes
+        with pytest.raises(ValueError, match="K must be symmetric"):
+            check(bad, "K")
+
+
 @pytest.mark.parametrize("check", CHECKS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_one_asymmetric_entry_is_found_wherever_it_is(dtype: torch.dtype, check) -> None:
-    """δ = 1e-6·max|diag| in float64 (1e-2 in float32) is missed with probability < 1e-8 each
-    (see the docstring); 40 random positions, every one must be reported."""
+    """δ = 1e-6·max|diag| in float64 (1e-2 in float32) is far above 3τ, so every one of 40 random
+    positions and the corners must be reported (see the docstring)."""
     K = kernel(400, dtype=dtype)
     delta = (1e-6 if dtype == torch.float64 else 1e-2) * float(K.diagonal().max())
     edges = [(0, 1), (1, 0), (6, 7), (7, 6), (399, 0), (0, 399), (398, 399), (399, 398)]
@@ -153,7 +203,7 @@ def test_entries_too_large_to_probe_are_not_called_non_finite(check) -> None:
     """Finite entries near the float64 maximum overflow the probes; the message says so, instead
     of reporting NaN or infinite entries that K does not have."""
     K = kernel(60)
-    K = K / K.abs().max() * 1.7e308  # one weight above 1.06 in size already overflows
+    K = K / K.abs().max() * 1.7e308  # rows of 60 such entries, weighted by ½ or more, overflow
     assert torch.isfinite(K).all()
     with pytest.raises(ValueError, match="K has entries too large to check"):
         check(K, "K")
@@ -167,8 +217,10 @@ def test_probes_are_drawn_once_and_do_not_depend_on_grad_mode() -> None:
     symmetric_finite(needs_grad, "K")  # and used by a K that requires grad
     G = ntkbook._checks._probes(K)
     assert G is ntkbook._checks._probes(K.clone()) and not G.is_inference()
-    reference = torch.randn(70, 4, generator=torch.Generator().manual_seed(0), dtype=K.dtype)
-    assert torch.equal(G, reference)
+    g = torch.Generator().manual_seed(0)
+    magnitude = (1 + torch.rand(70, 2, generator=g, dtype=K.dtype)) / 2
+    sign = torch.randint(0, 2, (70, 2), generator=g).to(K.dtype) * 2 - 1
+    assert torch.equal(G, magnitude * sign)
 
 
 def test_the_checked_copy_refuses_a_kernel_that_requires_grad() -> None:

@@ -17,6 +17,14 @@ from threadpoolctl import threadpool_info
 from ntkbook import _lapack, gradient_descent_prediction, gradient_flow_prediction, kernel_ridge
 from ntkbook.dynamics import _cholesky
 
+SCIPY_PREFERRED = _lapack.scipy_preferred  # the real rule, before the fixture below replaces it
+
+
+@pytest.fixture(autouse=True)
+def scipy_route(monkeypatch):
+    """These tests are of SciPy's route, which an Intel CPU with MKL would not take by itself."""
+    monkeypatch.setattr(_lapack, "scipy_preferred", lambda: True)
+
 
 def problem(n: int, d: int, seed: int, n_test: int = 7):
     g = torch.Generator().manual_seed(seed)
@@ -229,11 +237,15 @@ def test_a_non_contiguous_kernel():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n", [1, 2, 150])
-def test_inverse_from_the_factor(dtype, n):
+def test_inverse_from_the_factor(dtype, n, monkeypatch):
     K, _, _ = problem(n, 30, 13)
     ridge = 0.1
-    G = _lapack.inverse_from_cholesky_in_place(_cholesky(K.to(dtype), ridge))
+    chol = _cholesky(K.to(dtype), ridge)
+    G = _lapack.inverse_from_cholesky_in_place(chol)
     assert G.dtype == dtype and torch.equal(G, G.T)
+    assert G.data_ptr() == chol.data_ptr()  # in the factor's storage, mirrored in place
+    monkeypatch.setattr(_lapack, "_MIRROR_PANEL", 7)  # panels that do not divide n
+    assert torch.equal(_lapack.inverse_from_cholesky_in_place(_cholesky(K.to(dtype), ridge)), G)
     target = K + ridge * torch.eye(n, dtype=torch.float64)
     cond = float(torch.linalg.cond(target))
     want = torch.linalg.inv(target)
@@ -252,3 +264,74 @@ def test_targets_take_the_kernel_dtype_on_both_routes(kernel_dtype, monkeypatch)
     torch_route = gradient_flow_prediction(K, Kt, y.to(other), 1.0)
     assert torch_route.dtype == kernel_dtype
     assert relative(torch_route, scipy_route) <= 10 * 25 * torch.finfo(kernel_dtype).eps
+
+
+@pytest.mark.parametrize("cpuinfo, processor, vendor", [
+    ("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n", "", "GenuineIntel"),
+    ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n", "", "AuthenticAMD"),
+    ("", "Intel64 Family 6 Model 143 Stepping 8, GenuineIntel", "GenuineIntel"),
+    ("processor\t: 0\nBogoMIPS\t: 50.00\n", "", None),  # an ARM machine's /proc/cpuinfo
+    ("vendor_id\t:\n", "i386", None),
+])
+def test_cpu_vendor(cpuinfo, processor, vendor, monkeypatch):
+    monkeypatch.setattr(_lapack.platform, "processor", lambda: processor)
+    assert _lapack.cpu_vendor(cpuinfo) == vendor
+
+
+@pytest.mark.parametrize("mkl, vendor, preferred", [
+    (True, "GenuineIntel", False), (True, "AuthenticAMD", True), (True, None, True),
+    (False, "GenuineIntel", True),
+])
+def test_scipy_is_preferred_except_for_mkl_on_intel(mkl, vendor, preferred, monkeypatch):
+    monkeypatch.setattr(torch.backends.mkl, "is_available", lambda: mkl)
+    monkeypatch.setattr(_lapack, "cpu_vendor", lambda cpuinfo=None: vendor)
+    assert SCIPY_PREFERRED.__wrapped__() is preferred
+
+
+def test_where_scipy_is_not_preferred_the_torch_route_gives_the_same_results(monkeypatch):
+    made = []
+    real = _lapack.SymmetricEigen
+    monkeypatch.setattr(_lapack, "SymmetricEigen", lambda A: made.append(A.shape) or real(A))
+    K, Kt, y = problem(60, 5, 4)
+    times = torch.tensor([0.5, 5.0], dtype=torch.float64)
+    scipy_flow = gradient_flow_prediction(K, Kt, y, times)
+    scipy_ridge = kernel_ridge(K, Kt, y, 1e-3)
+    assert made == [(60, 60)]
+    monkeypatch.setattr(_lapack, "scipy_preferred", lambda: False)
+    assert not _lapack.applies(K)
+    torch_flow = gradient_flow_prediction(K, Kt, y, times)
+    torch_ridge = kernel_ridge(K, Kt, y, 1e-3)
+    assert made == [(60, 60)]
+    # both routes are backward stable: 10·n·ε·(1 + tλ_max) bounds each time's difference
+    growth = 1 + times * float(torch.linalg.eigvalsh(K)[-1])
+    bound = 2 * 10 * 60 * torch.finfo(torch.float64).eps * growth
+    assert (relative_per_row(torch_flow, scipy_flow) <= bound).all()
+    # and a solve with K + λI loses at most its condition number times that backward error
+    lam = torch.linalg.eigvalsh(K) + 1e-3
+    condition = float(lam[-1] / lam[0])
+    eps = torch.finfo(torch.float64).eps
+    assert relative(torch_ridge, scipy_ridge) <= 2 * 10 * 60 * eps * condition
+
+
+def test_kernel_ridge_solves_with_the_factor_in_place(monkeypatch):
+    """potrs against torch.cholesky_solve on the same factor, one and several targets; targets
+    that autograd follows take torch's solve, whose Jacobian is K_te (K + λI)⁻¹."""
+    solved = []
+    real = _lapack.cholesky_solve
+    monkeypatch.setattr(_lapack, "cholesky_solve",
+                        lambda c, B: solved.append(B.shape) or real(c, B))
+    K, Kt, y = problem(80, 6, 7)
+    Y = torch.stack([y, y.flip(0), 2 * y], dim=1)
+    chol = _cholesky(K, 1e-3)
+    eps = torch.finfo(torch.float64).eps
+    for targets in (y, Y):
+        got = kernel_ridge(K, Kt, targets, 1e-3)
+        want = Kt @ torch.cholesky_solve(targets.reshape(80, -1), chol)
+        assert relative(got, want.reshape(got.shape)) <= 10 * 80 * eps
+    assert solved == [(80, 1), (80, 3)]
+    y_grad = y.clone().requires_grad_()
+    kernel_ridge(K, Kt, y_grad, 1e-3).sum().backward()
+    assert len(solved) == 2
+    want = torch.linalg.solve(K + 1e-3 * torch.eye(80, dtype=torch.float64), Kt.sum(0))
+    lam = torch.linalg.eigvalsh(K) + 1e-3
+    assert relative(y_grad.grad, want) <= 2 * 10 * 80 * eps * float(lam[-1] / lam[0])
