@@ -124,8 +124,8 @@ def test_rows_with_several_asymmetries_are_found(check) -> None:
 @pytest.mark.parametrize("check", CHECKS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_one_asymmetric_entry_is_found_wherever_it_is(dtype: torch.dtype, check) -> None:
-    """δ = 1e-6·max|diag| in float64 (1e-2 in float32) is far above 3τ, so every one of 40 random
-    positions and the corners must be reported (see the docstring)."""
+    """δ = 1e-6·max|diag| in float64 (1e-2 in float32) is far above 2.5τ, so every one of 40
+    random positions and the corners must be reported (see the docstring)."""
     K = kernel(400, dtype=dtype)
     delta = (1e-6 if dtype == torch.float64 else 1e-2) * float(K.diagonal().max())
     edges = [(0, 1), (1, 0), (6, 7), (7, 6), (399, 0), (0, 399), (398, 399), (399, 398)]
